@@ -102,18 +102,53 @@ class Finding:
         return self.label in ("error", "timeout")
 
 
-@dataclass(frozen=True, slots=True)
 class CheckContext:
     """What a detector may know besides the segment itself, for one call.
 
     ``prefix`` is the answer text before the segment (upstream form, including
-    text kept from earlier attempts). ``final`` is True for the last check of the
-    answer: nothing more will follow this segment.
+    text kept from earlier attempts); it is built on first use, so detectors
+    that only need its length should read ``prefix_len``. ``final`` is True for
+    the last check of the answer: nothing more will follow this segment.
     """
 
-    passages: tuple[Passage, ...] = ()
-    prefix: str = ""
-    final: bool = False
+    __slots__ = ("_parts", "_prefix", "_upto", "final", "passages", "prefix_len")
+
+    def __init__(
+        self, passages: Sequence[Passage] = (), prefix: str = "", final: bool = False
+    ) -> None:
+        self.passages: tuple[Passage, ...] = tuple(passages)
+        self.final = final
+        self._prefix: str | None = prefix
+        self._parts: Sequence[str] = ()
+        self._upto = 0
+        self.prefix_len = len(prefix)
+
+    @classmethod
+    def lazy(
+        cls,
+        passages: tuple[Passage, ...],
+        parts: Sequence[str],
+        upto: int,
+        prefix_len: int,
+        final: bool,
+    ) -> CheckContext:
+        """A context whose prefix is ``"".join(parts[:upto])``, joined only if read.
+
+        ``parts`` may keep growing after this call (the engine appends to it); only
+        the first ``upto`` items belong to this context.
+        """
+        ctx = cls(passages, "", final)
+        ctx._prefix = None
+        ctx._parts = parts
+        ctx._upto = upto
+        ctx.prefix_len = prefix_len
+        return ctx
+
+    @property
+    def prefix(self) -> str:
+        if self._prefix is None:
+            self._prefix = "".join(self._parts[: self._upto])
+        return self._prefix
 
 
 @runtime_checkable

@@ -1,0 +1,55 @@
+"""The detector types a pack may name, by their YAML ``type``.
+
+An explicit, read-only table: importing this module registers nothing and
+nothing can be added to it at run time. A pack loader looks a name up with
+:func:`detector_type` and builds the instance from the class's keyword-only,
+annotated ``__init__`` parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from rapidfuzz import process
+
+from detectors.banned import BannedPhrases
+from detectors.base import Detector
+from detectors.json_schema import JsonSchemaDetector
+from detectors.length import LengthLimit
+from detectors.pii import PIIDetector
+from detectors.regex import RegexDetector
+from guardrails.errors import ConfigError
+
+__all__ = ["DETECTOR_TYPES", "detector_type"]
+
+DETECTOR_TYPES: Mapping[str, type[Detector]] = MappingProxyType(
+    {
+        "regex": RegexDetector,
+        "banned": BannedPhrases,
+        "pii": PIIDetector,
+        "json_schema": JsonSchemaDetector,
+        "length": LengthLimit,
+    }
+)
+"""YAML type name -> detector class."""
+
+
+def detector_type(name: str) -> type[Detector]:
+    """Return the detector class registered as ``name``.
+
+    Raises :class:`~guardrails.errors.ConfigError` for an unknown name, with a
+    "did you mean" suggestion when one is close.
+    """
+    try:
+        return DETECTOR_TYPES[name]
+    except (KeyError, TypeError):
+        pass
+    known = ", ".join(sorted(DETECTOR_TYPES))
+    close = (
+        process.extractOne(name, DETECTOR_TYPES.keys(), score_cutoff=60)
+        if isinstance(name, str)
+        else None
+    )
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown detector type {name!r}{hint} (known types: {known})")

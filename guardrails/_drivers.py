@@ -1,0 +1,381 @@
+"""Two thin loops around :class:`StreamGuard`: one for threads, one for asyncio.
+
+Both do the same four things: pull upstream deltas one at a time, run the
+detector jobs the core hands out (cheap ones inline, CPU-bound ones on a thread
+pool, ``acheck`` ones as tasks), enforce deadlines and the stall timeout, and
+start the next attempt when the core asks for a regeneration. Everything else
+is the core's business.
+
+The sync loop pulls the upstream iterator on a helper thread, so a validated
+sentence is released the moment its check ends, not when the next delta
+arrives, and a stalled upstream can be timed out. The iterator is also closed
+on that thread (a generator may only be closed by the thread running it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import queue
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from guardrails._jobs import Job, Outcome
+from guardrails._stream import Phase, StreamGuard
+from guardrails.errors import Blocked, UpstreamError
+from guardrails.events import Event
+
+__all__ = ["Target", "run_async", "run_sync"]
+
+Target = Callable[[Any], Any]  # Feedback -> str | Iterable[str] | Awaitable[...] | AsyncIterable
+
+
+def _as_text(item: object) -> str | None:
+    """A delta as text; ``None`` and ``""`` carry nothing. Anything else is an error."""
+    if item is None or isinstance(item, str):
+        return item or None
+    raise UpstreamError(f"upstream yielded a {type(item).__name__}, expected str")
+
+
+def _sync_iter(value: object) -> Iterator[object]:
+    if isinstance(value, str):
+        return iter((value,))
+    if isinstance(value, Iterable):
+        return iter(value)
+    raise UpstreamError(f"the guarded call returned a {type(value).__name__}, expected text")
+
+
+def _finish(sg: StreamGuard, error: BaseException | None) -> None:
+    """After Done: turn an upstream failure or a ``raise`` verdict into the caller's error."""
+    assert sg.result is not None
+    if error is not None:
+        message = error.args[0] if isinstance(error, UpstreamError) else f"upstream failed: {error!r}"
+        raise UpstreamError(message, partial=sg.result) from error
+    if sg.terminal == "raise":
+        raise Blocked(sg.result.actions[-1].message or "output blocked", sg.result)
+
+
+# ------------------------------------------------------------------------ sync
+
+
+class _Puller:
+    """Pulls one delta per :meth:`request` on its own thread into the shared inbox."""
+
+    def __init__(self, it: Iterator[object], inbox: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+        self._it = it
+        self._inbox = inbox
+        self._want = threading.Semaphore(0)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="guardrails-upstream", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        self._want.release()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._want.acquire()
+                if self._stopped:
+                    return
+                try:
+                    item = next(self._it)
+                except StopIteration:
+                    self._inbox.put(("end", self))
+                    return
+                except BaseException as exc:
+                    self._inbox.put(("error", self, exc))
+                    return
+                self._inbox.put(("delta", self, item))
+        finally:
+            close = getattr(self._it, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+
+    def stop(self, wait_s: float) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._want.release()
+        if self._thread is not threading.current_thread():
+            self._thread.join(wait_s)
+
+
+class _Inline:
+    """A list, tuple or string needs no thread: deltas are queued on request."""
+
+    def __init__(self, items: Iterator[object], inbox: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+        self._items = items
+        self._inbox = inbox
+
+    def request(self) -> None:
+        item = next(self._items, _END)
+        self._inbox.put(("end", self) if item is _END else ("delta", self, item))
+
+    def stop(self, wait_s: float) -> None:
+        del wait_s
+
+
+_END = object()
+
+
+def _source(value: object, inbox: queue.SimpleQueue[tuple[Any, ...]]) -> _Puller | _Inline:
+    if isinstance(value, (str, list, tuple)):
+        return _Inline(_sync_iter(value), inbox)
+    return _Puller(_sync_iter(value), inbox)
+
+
+def run_sync(
+    sg: StreamGuard,
+    upstream: object,
+    pool: Callable[[], Executor],
+    *,
+    target: Target | None = None,
+    stall_timeout_s: float | None = None,
+    close_wait_s: float = 5.0,
+) -> Iterator[Event]:
+    """Drive ``sg`` over a sync upstream; yields every event, raises after Done."""
+    inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+    src = _source(upstream, inbox)
+    src.request()
+    inflight: dict[Job, float] = {}
+    error: BaseException | None = None
+    last_input = time.monotonic()
+    try:
+        while sg.phase is not Phase.DONE:
+            while jobs := sg.take_jobs():
+                for job in jobs:
+                    if job.cpu_bound or job.is_async:
+                        inflight[job] = time.monotonic() + job.deadline_s
+                        fut = pool().submit(job.run)
+                        fut.add_done_callback(lambda f, j=job: inbox.put(("job", j, f)))
+                    else:
+                        yield from sg.complete(job, job.run())
+            if sg.phase is Phase.REGENERATE:
+                src.stop(close_wait_s)
+                feedback = sg.feedback
+                assert target is not None and feedback is not None
+                sg.resume()
+                try:
+                    src = _source(target(feedback), inbox)
+                except Exception as exc:
+                    error = exc
+                    yield from sg.fail(f"regeneration call failed: {exc!r}")
+                    continue
+                src.request()
+                last_input = time.monotonic()
+                continue
+            if sg.phase is Phase.DONE:
+                break
+            now = time.monotonic()
+            wake = [*inflight.values()]
+            if (hold := sg.next_deadline()) is not None:
+                wake.append(hold)
+            if stall_timeout_s is not None and error is None:
+                wake.append(last_input + stall_timeout_s)
+            try:
+                msg = inbox.get(timeout=max(0.0, min(wake) - now) if wake else None)
+            except queue.Empty:
+                now = time.monotonic()
+                for job, due in list(inflight.items()):
+                    if now >= due:
+                        del inflight[job]
+                        yield from sg.complete(job, job.timeout())
+                if stall_timeout_s is not None and error is None and now >= last_input + stall_timeout_s:
+                    error = UpstreamError(f"upstream stalled: no delta for {stall_timeout_s} s")
+                    src.stop(0)
+                    yield from sg.fail(str(error))
+                yield from sg.tick()
+                continue
+            kind = msg[0]
+            if kind == "job":
+                job, fut = msg[1], msg[2]
+                if inflight.pop(job, None) is not None:
+                    yield from sg.complete(job, _result_of(fut))
+                continue
+            if msg[1] is not src or error is not None:
+                continue  # from an attempt already closed
+            last_input = time.monotonic()
+            if kind == "delta":
+                try:
+                    text = _as_text(msg[2])
+                except UpstreamError as exc:
+                    error = exc
+                    yield from sg.fail(str(exc))
+                    continue
+                src.request()
+                if text:
+                    yield from sg.feed(text)
+            elif kind == "end":
+                yield from sg.finish()
+            else:
+                error = msg[2]
+                yield from sg.fail(f"upstream raised {msg[2]!r}")
+    finally:
+        src.stop(close_wait_s)
+    _finish(sg, error)
+
+
+def _result_of(fut: Future[Outcome]) -> Outcome:
+    try:
+        return fut.result()
+    except BaseException as exc:  # the job itself never raises; this is the pool failing
+        return Outcome([], f"{type(exc).__name__}: {exc}")
+
+
+# ----------------------------------------------------------------------- async
+
+
+def _seen(fut: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """Mark a finished future's exception as retrieved (stale pulls are never read)."""
+    if not fut.cancelled():
+        fut.exception()
+    return fut
+
+
+async def _aiter(value: object) -> AsyncIterator[object]:
+    if inspect.isawaitable(value):
+        value = await value
+    if isinstance(value, AsyncIterable):
+        async for item in value:
+            yield item
+        return
+    items = _sync_iter(value)
+    try:
+        for item in items:
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if callable(close):
+            close()
+
+
+async def run_async(
+    sg: StreamGuard,
+    upstream: object,
+    pool: Callable[[], Executor],
+    *,
+    target: Target | None = None,
+    stall_timeout_s: float | None = None,
+) -> AsyncIterator[Event]:
+    """Drive ``sg`` over an async (or sync) upstream; yields every event, raises after Done."""
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+    it: AsyncIterator[object] = aiter(upstream) if isinstance(upstream, AsyncIterable) else _aiter(upstream)
+    pull: asyncio.Future[object] | None = None
+    inflight: dict[Job, tuple[float, asyncio.Future[Outcome]]] = {}
+    error: BaseException | None = None
+    last_input = loop.time()
+
+    def request() -> None:
+        nonlocal pull
+        pull = asyncio.ensure_future(it.__anext__())
+        pull.add_done_callback(lambda f, src=it: inbox.put_nowait(("pull", src, _seen(f))))
+
+    async def close_upstream() -> None:
+        if pull is not None and not pull.done():
+            pull.cancel()
+            with contextlib.suppress(BaseException):
+                await pull
+        aclose = getattr(it, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+    request()
+    try:
+        while sg.phase is not Phase.DONE:
+            while jobs := sg.take_jobs():
+                for job in jobs:
+                    if job.is_async:
+                        fut: asyncio.Future[Outcome] = asyncio.ensure_future(job.arun())
+                    elif job.cpu_bound:
+                        fut = loop.run_in_executor(pool(), job.run)
+                    else:
+                        for event in sg.complete(job, job.run()):
+                            yield event
+                        continue
+                    inflight[job] = (loop.time() + job.deadline_s, fut)
+                    fut.add_done_callback(lambda f, j=job: inbox.put_nowait(("job", j, f)))
+            if sg.phase is Phase.REGENERATE:
+                await close_upstream()
+                feedback = sg.feedback
+                assert target is not None and feedback is not None
+                sg.resume()
+                try:
+                    it = _aiter(target(feedback))
+                except Exception as exc:
+                    error = exc
+                    for event in sg.fail(f"regeneration call failed: {exc!r}"):
+                        yield event
+                    continue
+                request()
+                last_input = loop.time()
+                continue
+            if sg.phase is Phase.DONE:
+                break
+            wake = [due for due, _ in inflight.values()]
+            if (hold := sg.next_deadline()) is not None:
+                wake.append(loop.time() + max(0.0, hold - time.monotonic()))
+            if stall_timeout_s is not None and error is None:
+                wake.append(last_input + stall_timeout_s)
+            try:
+                timeout = max(0.0, min(wake) - loop.time()) if wake else None
+                msg = await asyncio.wait_for(inbox.get(), timeout)
+            except asyncio.TimeoutError:
+                now = loop.time()
+                for job, (due, fut) in list(inflight.items()):
+                    if now >= due:
+                        del inflight[job]
+                        fut.cancel()
+                        for event in sg.complete(job, job.timeout()):
+                            yield event
+                if stall_timeout_s is not None and error is None and now >= last_input + stall_timeout_s:
+                    error = UpstreamError(f"upstream stalled: no delta for {stall_timeout_s} s")
+                    for event in sg.fail(str(error)):
+                        yield event
+                for event in sg.tick():
+                    yield event
+                continue
+            if msg[0] == "job":
+                job, done = msg[1], msg[2]
+                if inflight.pop(job, None) is not None:
+                    outcome = done.result() if not done.cancelled() and done.exception() is None else (
+                        Outcome([], repr(done.exception()) if not done.cancelled() else "cancelled")
+                    )
+                    for event in sg.complete(job, outcome):
+                        yield event
+                continue
+            if msg[1] is not it or error is not None:
+                continue
+            last_input = loop.time()
+            done_pull: asyncio.Future[object] = msg[2]
+            exc = None if done_pull.cancelled() else done_pull.exception()
+            if done_pull.cancelled():
+                continue
+            if isinstance(exc, StopAsyncIteration):
+                events = sg.finish()
+            elif exc is not None:
+                error = exc
+                events = sg.fail(f"upstream raised {exc!r}")
+            else:
+                try:
+                    text = _as_text(done_pull.result())
+                except UpstreamError as bad:
+                    error = bad
+                    events = sg.fail(str(bad))
+                else:
+                    request()
+                    events = sg.feed(text) if text else []
+            for event in events:
+                yield event
+    finally:
+        for _, fut in inflight.values():
+            fut.cancel()
+        await close_upstream()
+    _finish(sg, error)

@@ -1,0 +1,100 @@
+"""The result of one guarded call, and the feedback handed to a regeneration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from detectors.base import Evidence, Finding, Segment
+
+if TYPE_CHECKING:
+    from guardrails.events import ActionEvent
+
+__all__ = ["Feedback", "GuardResult", "Label", "SegmentResult"]
+
+Label = Literal["supported", "unsupported", "contradicted", "not_a_claim"]
+Fate = Literal["released", "redacted", "dropped", "cut", "blocked", "regenerated", "raised"]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """One checked segment: its text, offsets, grounding label and what happened to it.
+
+    ``label``/``support`` stay ``None`` when no grounding detector judged the segment.
+    """
+
+    segment: Segment
+    fate: Fate
+    findings: tuple[Finding, ...] = ()
+    label: Label | None = None
+    support: float | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.segment.text
+
+    @property
+    def start(self) -> int:
+        return self.segment.start
+
+    @property
+    def end(self) -> int:
+        return self.segment.end
+
+
+@dataclass(frozen=True, slots=True)
+class GuardResult:
+    """What the guard did with one output.
+
+    ``passed`` is False when a cut, block or raise fired (corrections and a
+    successful regeneration keep it True; see ``actions``). ``text`` is the
+    output after actions. ``upstream`` is every character received, across
+    attempts; segment and finding offsets index into it.
+    """
+
+    passed: bool
+    text: str
+    segments: tuple[SegmentResult, ...]
+    findings: tuple[Finding, ...]
+    actions: tuple[ActionEvent, ...]
+    upstream: str
+    attempts: int = 1
+    error: str | None = None
+
+    @property
+    def support(self) -> float:
+        """Lowest support probability over the claim segments (1.0 if none was scored)."""
+        scores = [s.support for s in self.segments if s.support is not None]
+        return min(scores, default=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """Handed to the guarded call when the policy asks it to regenerate.
+
+    The call should answer with the continuation after ``released`` (the text
+    the user has already seen); an answer that repeats ``released`` first is
+    accepted too, and the repeated prefix is dropped.
+    """
+
+    released: str
+    sentence: str
+    findings: tuple[Finding, ...]
+    attempt: int
+    evidence: tuple[Evidence, ...] = field(default=())
+
+    @property
+    def instruction(self) -> str:
+        """A ready-made instruction to add to the prompt."""
+        reasons = "; ".join(
+            f.message or f"{f.detector}: {f.label}" for f in self.findings
+        ) or "it failed validation"
+        lines = [
+            f"The sentence {self.sentence.strip()!r} was rejected: {reasons}.",
+            "Continue the answer from where the accepted text ends, without repeating it"
+            " and without that sentence.",
+        ]
+        if self.evidence:
+            lines.append("Relevant evidence: " + " | ".join(e.text for e in self.evidence))
+        return " ".join(lines)
