@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from rapidfuzz import process
+from rapidfuzz import process, utils
 
 from detectors.banned import BannedPhrases
 from detectors.base import Detector
@@ -46,10 +46,10 @@ def detector_type(name: str) -> type[Detector]:
     except (KeyError, TypeError):
         pass
     known = ", ".join(sorted(DETECTOR_TYPES))
-    close = (
-        process.extractOne(name, DETECTOR_TYPES.keys(), score_cutoff=60)
-        if isinstance(name, str)
-        else None
-    )
+    close = None
+    if isinstance(name, str):
+        close = process.extractOne(
+            name, DETECTOR_TYPES.keys(), processor=utils.default_process, score_cutoff=60
+        )
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ConfigError(f"unknown detector type {name!r}{hint} (known types: {known})")

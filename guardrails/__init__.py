@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         TextDelta,
     )
     from guardrails.guard import Guard, StreamSettings
+    from policies import Allow, Block, Correct, Cut, Policy, Raise, Regenerate, Rule, Warn, When
 
 __version__ = "0.1.0"
 
@@ -53,9 +54,49 @@ _WHERE = {
     "Retraction": "guardrails.events",
     "Done": "guardrails.events",
     "Edit": "guardrails.events",
+    "Policy": "policies",
+    "Rule": "policies",
+    "When": "policies",
+    "Allow": "policies",
+    "Warn": "policies",
+    "Cut": "policies",
+    "Correct": "policies",
+    "Regenerate": "policies",
+    "Block": "policies",
+    "Raise": "policies",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "ActionEvent",
+    "Allow",
+    "Block",
+    "Blocked",
+    "ConfigError",
+    "Correct",
+    "Cut",
+    "DetectorError",
+    "Done",
+    "Edit",
+    "Event",
+    "Feedback",
+    "FindingEvent",
+    "Guard",
+    "GuardResult",
+    "GuardrailError",
+    "ModelError",
+    "Policy",
+    "Raise",
+    "Regenerate",
+    "Retraction",
+    "Rule",
+    "SegmentResult",
+    "StreamGuard",
+    "StreamSettings",
+    "TextDelta",
+    "UpstreamError",
+    "Warn",
+    "When",
+]
 
 
 def __getattr__(name: str) -> Any:

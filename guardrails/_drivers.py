@@ -25,7 +25,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from guardrails._jobs import Job, Outcome
-from guardrails._stream import Phase, StreamGuard
+from guardrails._stream import StreamGuard
 from guardrails.errors import Blocked, UpstreamError
 from guardrails.events import Event
 
@@ -53,7 +53,9 @@ def _finish(sg: StreamGuard, error: BaseException | None) -> None:
     """After Done: turn an upstream failure or a ``raise`` verdict into the caller's error."""
     assert sg.result is not None
     if error is not None:
-        message = error.args[0] if isinstance(error, UpstreamError) else f"upstream failed: {error!r}"
+        message = (
+            error.args[0] if isinstance(error, UpstreamError) else f"upstream failed: {error!r}"
+        )
         raise UpstreamError(message, partial=sg.result) from error
     if sg.terminal == "raise":
         raise Blocked(sg.result.actions[-1].message or "output blocked", sg.result)
@@ -147,16 +149,16 @@ def run_sync(
     error: BaseException | None = None
     last_input = time.monotonic()
     try:
-        while sg.phase is not Phase.DONE:
+        while True:
             while jobs := sg.take_jobs():
                 for job in jobs:
                     if job.cpu_bound or job.is_async:
                         inflight[job] = time.monotonic() + job.deadline_s
                         fut = pool().submit(job.run)
-                        fut.add_done_callback(lambda f, j=job: inbox.put(("job", j, f)))
+                        fut.add_done_callback(_post(inbox.put, "job", job))
                     else:
                         yield from sg.complete(job, job.run())
-            if sg.phase is Phase.REGENERATE:
+            if sg.regenerating:
                 src.stop(close_wait_s)
                 feedback = sg.feedback
                 assert target is not None and feedback is not None
@@ -170,7 +172,7 @@ def run_sync(
                 src.request()
                 last_input = time.monotonic()
                 continue
-            if sg.phase is Phase.DONE:
+            if sg.done:
                 break
             now = time.monotonic()
             wake = [*inflight.values()]
@@ -186,7 +188,11 @@ def run_sync(
                     if now >= due:
                         del inflight[job]
                         yield from sg.complete(job, job.timeout())
-                if stall_timeout_s is not None and error is None and now >= last_input + stall_timeout_s:
+                if (
+                    stall_timeout_s is not None
+                    and error is None
+                    and now >= last_input + stall_timeout_s
+                ):
                     error = UpstreamError(f"upstream stalled: no delta for {stall_timeout_s} s")
                     src.stop(0)
                     yield from sg.fail(str(error))
@@ -231,11 +237,15 @@ def _result_of(fut: Future[Outcome]) -> Outcome:
 # ----------------------------------------------------------------------- async
 
 
-def _seen(fut: asyncio.Future[Any]) -> asyncio.Future[Any]:
-    """Mark a finished future's exception as retrieved (stale pulls are never read)."""
-    if not fut.cancelled():
-        fut.exception()
-    return fut
+def _post(put: Callable[[tuple[Any, ...]], None], tag: str, key: object) -> Callable[[Any], None]:
+    """A done-callback that posts ``(tag, key, future)`` to a driver's inbox."""
+
+    def callback(fut: Any) -> None:
+        if isinstance(fut, asyncio.Future) and not fut.cancelled():
+            fut.exception()  # mark it retrieved: stale pulls are never read
+        put((tag, key, fut))
+
+    return callback
 
 
 async def _aiter(value: object) -> AsyncIterator[object]:
@@ -266,7 +276,9 @@ async def run_async(
     """Drive ``sg`` over an async (or sync) upstream; yields every event, raises after Done."""
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-    it: AsyncIterator[object] = aiter(upstream) if isinstance(upstream, AsyncIterable) else _aiter(upstream)
+    it: AsyncIterator[object] = (
+        aiter(upstream) if isinstance(upstream, AsyncIterable) else _aiter(upstream)
+    )
     pull: asyncio.Future[object] | None = None
     inflight: dict[Job, tuple[float, asyncio.Future[Outcome]]] = {}
     error: BaseException | None = None
@@ -275,7 +287,7 @@ async def run_async(
     def request() -> None:
         nonlocal pull
         pull = asyncio.ensure_future(it.__anext__())
-        pull.add_done_callback(lambda f, src=it: inbox.put_nowait(("pull", src, _seen(f))))
+        pull.add_done_callback(_post(inbox.put_nowait, "pull", it))
 
     async def close_upstream() -> None:
         if pull is not None and not pull.done():
@@ -289,7 +301,7 @@ async def run_async(
 
     request()
     try:
-        while sg.phase is not Phase.DONE:
+        while True:
             while jobs := sg.take_jobs():
                 for job in jobs:
                     if job.is_async:
@@ -301,8 +313,8 @@ async def run_async(
                             yield event
                         continue
                     inflight[job] = (loop.time() + job.deadline_s, fut)
-                    fut.add_done_callback(lambda f, j=job: inbox.put_nowait(("job", j, f)))
-            if sg.phase is Phase.REGENERATE:
+                    fut.add_done_callback(_post(inbox.put_nowait, "job", job))
+            if sg.regenerating:
                 await close_upstream()
                 feedback = sg.feedback
                 assert target is not None and feedback is not None
@@ -317,7 +329,7 @@ async def run_async(
                 request()
                 last_input = loop.time()
                 continue
-            if sg.phase is Phase.DONE:
+            if sg.done:
                 break
             wake = [due for due, _ in inflight.values()]
             if (hold := sg.next_deadline()) is not None:
@@ -335,7 +347,11 @@ async def run_async(
                         fut.cancel()
                         for event in sg.complete(job, job.timeout()):
                             yield event
-                if stall_timeout_s is not None and error is None and now >= last_input + stall_timeout_s:
+                if (
+                    stall_timeout_s is not None
+                    and error is None
+                    and now >= last_input + stall_timeout_s
+                ):
                     error = UpstreamError(f"upstream stalled: no delta for {stall_timeout_s} s")
                     for event in sg.fail(str(error)):
                         yield event
@@ -345,8 +361,14 @@ async def run_async(
             if msg[0] == "job":
                 job, done = msg[1], msg[2]
                 if inflight.pop(job, None) is not None:
-                    outcome = done.result() if not done.cancelled() and done.exception() is None else (
-                        Outcome([], repr(done.exception()) if not done.cancelled() else "cancelled")
+                    outcome = (
+                        done.result()
+                        if not done.cancelled() and done.exception() is None
+                        else (
+                            Outcome(
+                                [], repr(done.exception()) if not done.cancelled() else "cancelled"
+                            )
+                        )
                     )
                     for event in sg.complete(job, outcome):
                         yield event
@@ -355,14 +377,14 @@ async def run_async(
                 continue
             last_input = loop.time()
             done_pull: asyncio.Future[object] = msg[2]
-            exc = None if done_pull.cancelled() else done_pull.exception()
             if done_pull.cancelled():
                 continue
-            if isinstance(exc, StopAsyncIteration):
+            failure = done_pull.exception()
+            if isinstance(failure, StopAsyncIteration):
                 events = sg.finish()
-            elif exc is not None:
-                error = exc
-                events = sg.fail(f"upstream raised {exc!r}")
+            elif failure is not None:
+                error = failure
+                events = sg.fail(f"upstream raised {failure!r}")
             else:
                 try:
                     text = _as_text(done_pull.result())

@@ -10,7 +10,7 @@ from detectors.base import Evidence, Finding, Segment
 if TYPE_CHECKING:
     from guardrails.events import ActionEvent
 
-__all__ = ["Feedback", "GuardResult", "Label", "SegmentResult"]
+__all__ = ["Fate", "Feedback", "GuardResult", "Label", "SegmentResult"]
 
 Label = Literal["supported", "unsupported", "contradicted", "not_a_claim"]
 Fate = Literal["released", "redacted", "dropped", "cut", "blocked", "regenerated", "raised"]
@@ -87,9 +87,10 @@ class Feedback:
     @property
     def instruction(self) -> str:
         """A ready-made instruction to add to the prompt."""
-        reasons = "; ".join(
-            f.message or f"{f.detector}: {f.label}" for f in self.findings
-        ) or "it failed validation"
+        reasons = (
+            "; ".join(f.message or f"{f.detector}: {f.label}" for f in self.findings)
+            or "it failed validation"
+        )
         lines = [
             f"The sentence {self.sentence.strip()!r} was rejected: {reasons}.",
             "Continue the answer from where the accepted text ends, without repeating it"

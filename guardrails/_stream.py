@@ -22,7 +22,7 @@ from typing import Literal
 from detectors.base import CheckContext, Detector, Finding, Passage, Segment
 from guardrails._jobs import Job, Outcome
 from guardrails._ledger import Ledger, Piece
-from guardrails._result import Feedback, GuardResult, SegmentResult
+from guardrails._result import Fate, Feedback, GuardResult, SegmentResult
 from guardrails.events import (
     ActionEvent,
     Done,
@@ -212,11 +212,25 @@ class StreamGuard:
 
     def complete(self, job: Job, outcome: Outcome) -> list[Event]:
         """A job finished (or failed, or timed out)."""
+        self._record(job, outcome)
+        return self._drain()
+
+    def _record(self, job: Job, outcome: Outcome) -> None:
         slot = self._slots.get(job.slot)
         if slot is not None and slot.outcomes[job.index] is None:
             slot.outcomes[job.index] = outcome
             self._advance()
-        return self._drain()
+
+    @property
+    def done(self) -> bool:
+        """Done was emitted: the call is over."""
+        return self.phase is Phase.DONE
+
+    @property
+    def regenerating(self) -> bool:
+        """A regeneration was decided: the driver must close the upstream, call the
+        target with :attr:`feedback` and :meth:`resume`."""
+        return self.phase is Phase.REGENERATE
 
     @property
     def terminal(self) -> str | None:
@@ -263,7 +277,9 @@ class StreamGuard:
         self._next_index = seg.index + 1
         sid = self._next_slot
         self._next_slot += 1
-        ctx = CheckContext.lazy(self.passages, self._chain, len(self._chain), self._chain_len, final)
+        ctx = CheckContext.lazy(
+            self.passages, self._chain, len(self._chain), self._chain_len, final
+        )
         self._slots[sid] = _Slot(seg, len(self._chain), [None] * len(self.detectors))
         self._order.append(sid)
         self._chain.append(seg.text)
@@ -275,7 +291,7 @@ class StreamGuard:
         if self.inline:
             while self._jobs and self.phase is not Phase.DONE:
                 for job in self.take_jobs():
-                    self.complete(job, job.run())
+                    self._record(job, job.run())
         self._advance()
         return self._drain()
 
@@ -298,7 +314,7 @@ class StreamGuard:
     def _decide(self, slot: _Slot) -> None:
         seg = slot.seg
         findings: list[Finding] = []
-        for det, outcome in zip(self.detectors, slot.outcomes):
+        for det, outcome in zip(self.detectors, slot.outcomes, strict=True):
             assert outcome is not None
             if outcome.error is None:
                 findings.extend(outcome.findings)
@@ -363,6 +379,7 @@ class StreamGuard:
         resume = self._retract_for(seg)
         pieces: list[Piece] = []
         edits: list[Edit] = []
+        fate: Fate
         pos = seg.start
         for (s, e), finding in spans:
             pieces.append(Piece(self._slice(pos, s), pos, s, True))
@@ -402,7 +419,9 @@ class StreamGuard:
         self._retract_for(seg)
         edit = Edit(seg.start, self._n, self._slice(seg.start, self._n))
         self._act_event(kind, rule, (edit,), msg, seg)
-        self._segments.append(SegmentResult(seg, "raised" if kind == "raise" else "cut", everything))
+        self._segments.append(
+            SegmentResult(seg, "raised" if kind == "raise" else "cut", everything)
+        )
         self._terminal = kind
         self._finalize()
 
@@ -524,7 +543,9 @@ class StreamGuard:
         return events
 
 
-def _merge_spans(findings: Sequence[Finding], seg: Segment) -> list[tuple[tuple[int, int], Finding]]:
+def _merge_spans(
+    findings: Sequence[Finding], seg: Segment
+) -> list[tuple[tuple[int, int], Finding]]:
     """Finding spans clipped to the segment, sorted, overlaps merged (first finding kept)."""
     spans: list[tuple[tuple[int, int], Finding]] = []
     for f in sorted(findings, key=lambda f: f.span):

@@ -117,7 +117,9 @@ def _replay(events: Sequence[Event]) -> list[_Shown]:
             shown.append(_Shown(event.text, event.source))
             length += len(event.text)
         elif isinstance(event, Retraction):
-            assert event.end == length, f"retraction {event.start}..{event.end} is not the tail ({length})"
+            assert event.end == length, (
+                f"retraction {event.start}..{event.end} is not the tail ({length})"
+            )
             while length > event.start:
                 last = shown.pop()
                 length -= len(last.text)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_type_hints
 
@@ -154,25 +153,24 @@ class PackSpec(BaseModel):
         return detectors, policy, stream
 
 
-@cache
-def _options_model(cls: type) -> type[BaseModel]:
+def _options_model(cls: type[Any]) -> type[BaseModel]:
     """A strict pydantic model of a detector's keyword-only ``__init__`` options."""
-    hints = get_type_hints(cls.__init__)
+    init = cls.__init__
+    hints = get_type_hints(init)
     fields: dict[str, Any] = {}
-    for p in inspect.signature(cls.__init__).parameters.values():
+    for p in inspect.signature(init).parameters.values():
         if p.name in ("self", "name") or p.kind is not p.KEYWORD_ONLY:
             continue
         default = ... if p.default is p.empty else p.default
         fields[p.name] = (hints.get(p.name, Any), default)
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        f"{cls.__name__}Options", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
-    )
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model: type[BaseModel] = create_model(f"{cls.__name__}Options", __config__=config, **fields)
     return model
 
 
 def _build_detector(name: str, spec: DetectorSpec) -> Detector:
     where = f"detectors.{name}"
-    cls = detector_type(spec.type)
+    cls: type[Any] = detector_type(spec.type)
     options = dict(spec.model_extra or {})
     try:
         valid = _options_model(cls).model_validate(options)

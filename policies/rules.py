@@ -134,4 +134,3 @@ class Policy:
             return Verdict(Allow(), ())
         top = max(matches, key=lambda m: severity(m.action))
         return Verdict(top.action, matches)
-

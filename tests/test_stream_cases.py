@@ -24,7 +24,9 @@ ANSWER = "Our plan costs $20. Write to help@example.com for help. Returns are gu
 BANNED = ["returns are guaranteed"]
 
 
-def pii_banned(ban: object, *, on_error: str = "fail_open", extra: tuple[object, ...] = ()) -> Callable[[str], Guard]:
+def pii_banned(
+    ban: object, *, on_error: str = "fail_open", extra: tuple[object, ...] = ()
+) -> Callable[[str], Guard]:
     def make(mode: str) -> Guard:
         rules = [Rule(When("pii"), Correct("redact")), Rule(When("banned"), ban)]  # type: ignore[arg-type]
         return Guard(

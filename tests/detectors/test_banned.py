@@ -84,9 +84,9 @@ def test_no_overlapping_duplicates() -> None:
     # windows around an exact hit (one more, one fewer word) are not reported again
     assert all(f.score == 1.0 for f in findings)
     # one near miss is reported once even though several windows score above threshold
-    assert matched(BannedPhrases(phrases=["guaranteed returns"], threshold=70), "guarantede returns x") == [
-        ("guarantede returns", 0.94)
-    ]
+    assert matched(
+        BannedPhrases(phrases=["guaranteed returns"], threshold=70), "guarantede returns x"
+    ) == [("guarantede returns", 0.94)]
 
 
 def test_finding_fields_and_global_span() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -13,9 +14,7 @@ from guardrails.errors import ConfigError
 PAD = "Some earlier text. "
 
 
-def run(
-    detector: PIIDetector, text: str, kind: SegmentKind = "text"
-) -> tuple[str, list[Finding]]:
+def run(detector: PIIDetector, text: str, kind: SegmentKind = "text") -> tuple[str, list[Finding]]:
     upstream = PAD + text
     segment = Segment(text, len(PAD), len(upstream), kind=kind)
     return upstream, detector.check(segment, CheckContext(prefix=PAD))
@@ -65,6 +64,7 @@ def found(text: str, **kwargs: object) -> list[tuple[str, str]]:
         ("call (555) 123-4567 today", [("phone", "(555) 123-4567")]),
         ("call 555-123-4567.", [("phone", "555-123-4567")]),
         ("call 555.123.4567", [("phone", "555.123.4567")]),
+        ("call 555 123-4567", [("phone", "555 123-4567")]),
         ("call +44 20 7946 0958.", [("phone", "+44 20 7946 0958")]),
         ("call +1 (555) 123-4567", [("phone", "+1 (555) 123-4567")]),
         ("call +4915112345678", [("phone", "+4915112345678")]),
@@ -134,7 +134,7 @@ def test_no_overlaps_across_kinds() -> None:
     _, findings = run(PIIDetector(), text)
     assert [f.label for f in findings] == ["iban", "us_ssn"]
     spans = sorted(f.span for f in findings)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_segment_kinds() -> None:

@@ -24,13 +24,23 @@ def run(
 @pytest.mark.parametrize(
     ("patterns", "flags", "text", "expected"),
     [
-        ({"ticket": r"JIRA-\d+"}, None, "see JIRA-12 and JIRA-345.", [("ticket", "JIRA-12"), ("ticket", "JIRA-345")]),
+        (
+            {"ticket": r"JIRA-\d+"},
+            None,
+            "see JIRA-12 and JIRA-345.",
+            [("ticket", "JIRA-12"), ("ticket", "JIRA-345")],
+        ),
         ({"ticket": r"JIRA-\d+"}, None, "see jira-12", []),
         ({"ticket": r"JIRA-\d+"}, ["IGNORECASE"], "see jira-12", [("ticket", "jira-12")]),
         ({"line": r"^total$"}, None, "a\ntotal\nb", []),
         ({"line": r"^total$"}, ["MULTILINE"], "a\ntotal\nb", [("line", "total")]),
         ({"span": r"<a>.*</a>"}, None, "<a>x\ny</a>", []),
-        ({"span": r"<a>.*</a>"}, ["DOTALL", "IGNORECASE"], "<A>x\ny</A>", [("span", "<A>x\ny</A>")]),
+        (
+            {"span": r"<a>.*</a>"},
+            ["DOTALL", "IGNORECASE"],
+            "<A>x\ny</A>",
+            [("span", "<A>x\ny</A>")],
+        ),
         (
             {"word": r"\bfoo\b", "num": r"\d{3}"},
             [],
