@@ -42,6 +42,7 @@ class ConfigError(GuardrailError):
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
         self.where = where
+        self.detail = message
         super().__init__(f"{where}: {message}" if where else message)
 
 

@@ -100,18 +100,18 @@ class Guard:
         """A guard from a built-in policy pack (``guardrails packs list``)."""
         from policies.loader import load_pack
 
-        return cls._from_spec(load_pack(name), **kwargs)
+        return cls._from_spec(load_pack(name), f"pack {name!r}", **kwargs)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **kwargs: Any) -> Guard:
         """A guard from a YAML policy file."""
         from policies.loader import load_file
 
-        return cls._from_spec(load_file(Path(path)), **kwargs)
+        return cls._from_spec(load_file(Path(path)), str(path), **kwargs)
 
     @classmethod
-    def _from_spec(cls, spec: PackSpec, **kwargs: Any) -> Guard:
-        detectors, policy, stream = spec.build()
+    def _from_spec(cls, spec: PackSpec, source: str, **kwargs: Any) -> Guard:
+        detectors, policy, stream = spec.build(source)
         settings = StreamSettings(
             mode=stream.mode,
             max_hold_chars=stream.max_hold_chars,

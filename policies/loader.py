@@ -20,9 +20,9 @@ errors name the file and the dotted key.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -131,26 +131,43 @@ class PackSpec(BaseModel):
     rules: list[RuleSpec] = []
     default: ActionSpec | str = "warn"
 
-    def build(self) -> tuple[list[Detector], Policy, StreamSpec]:
-        detectors = [_build_detector(name, spec) for name, spec in self.detectors.items()]
-        rules = [rule.build() for rule in self.rules]
+    def build(self, source: str = "") -> tuple[list[Detector], Policy, StreamSpec]:
+        """Detectors, policy and stream settings; errors name ``source`` and the key."""
+        where = f"{source or 'pack ' + repr(self.name)}: "
+        detectors = [
+            _at(where + f"detectors.{n}", _build_detector, n, spec)
+            for n, spec in self.detectors.items()
+        ]
+        rules = [_at(where + f"rules.{i}", r.build) for i, r in enumerate(self.rules)]
         for i, rule in enumerate(rules):
             if rule.when.detector is not None and rule.when.detector not in self.detectors:
                 raise ConfigError(
                     f"names detector {rule.when.detector!r}, which the pack does not declare "
                     f"(declared: {sorted(self.detectors)})",
-                    where=f"pack {self.name!r}: rules.{i}.when.detector",
+                    where=where + f"rules.{i}.when.detector",
                 )
         policy = Policy(
             rules,
-            default=_action(self.default),
+            default=_at(where + "default", _action, self.default),
             on_error=self.on_error,
-            error_action=_action(self.error_action),
+            error_action=_at(where + "error_action", _action, self.error_action),
         )
         stream = self.stream
         if self.deadline_ms is not None:
             stream = stream.model_copy(update={"deadline_ms": self.deadline_ms})
         return detectors, policy, stream
+
+
+T = TypeVar("T")
+
+
+def _at(where: str, build: Callable[..., T], *args: Any) -> T:
+    """Run one build step; a ConfigError from it is re-raised naming ``where``."""
+    try:
+        return build(*args)
+    except ConfigError as exc:
+        inner = f"{where}.{exc.where}" if exc.where else where
+        raise ConfigError(exc.detail, where=inner) from None
 
 
 def _options_model(cls: type[Any]) -> type[BaseModel]:
@@ -169,18 +186,18 @@ def _options_model(cls: type[Any]) -> type[BaseModel]:
 
 
 def _build_detector(name: str, spec: DetectorSpec) -> Detector:
-    where = f"detectors.{name}"
     cls: type[Any] = detector_type(spec.type)
     options = dict(spec.model_extra or {})
     try:
         valid = _options_model(cls).model_validate(options)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, where), where=where) from None
+        errors = exc.errors()
+        if len(errors) == 1:  # name the exact key
+            key = ".".join(str(x) for x in errors[0]["loc"])
+            raise ConfigError(_describe(exc, "").split(": ", 1)[1], where=key) from None
+        raise ConfigError(_describe(exc)) from None
     kwargs = {k: getattr(valid, k) for k in type(valid).model_fields if k in options}
-    try:
-        det: Detector = cls(name=name, **kwargs)
-    except ConfigError as exc:
-        raise ConfigError(str(exc), where=where) from None
+    det: Detector = cls(name=name, **kwargs)
     return det
 
 
