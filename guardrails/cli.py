@@ -98,12 +98,12 @@ def _report(result: Any, name: str) -> str:
         if not s.findings and s.fate == "released":
             continue
         lines.append(f"  [{s.segment.index}] {s.fate:<11} {s.text.strip()[:90]!r}")
-        for f in s.findings:
-            lines.append(f"        {f.detector}/{f.label} ({f.score:.2f}): {f.message}")
+        lines += [
+            f"        {f.detector}/{f.label} ({f.score:.2f}): {f.message}" for f in s.findings
+        ]
     quiet = sum(1 for s in result.segments if not s.findings and s.fate == "released")
     lines.append(f"  {quiet} segment(s) without findings")
-    for a in result.actions:
-        lines.append(f"  action {a.action} ({a.rule or 'default'}): {a.message}")
+    lines += [f"  action {a.action} ({a.rule or 'default'}): {a.message}" for a in result.actions]
     lines.append("--- output ---")
     lines.append(result.text)
     return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Closing the consumer early closes the upstream and leaves no thread or task behind."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+from detectors.pii import PIIDetector
+from guardrails import Guard
+from guardrails.testing import FakeLLM
+
+TEXT = "One sentence here. Another sentence. A third one. And a fourth. Fifth."
+
+
+def upstream_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "guardrails-upstream")
+
+
+def test_break_closes_the_upstream_and_joins_its_thread() -> None:
+    guard = Guard([PIIDetector()])
+    llm = FakeLLM(TEXT, chunk=3, delay_s=0.002)
+    for _ in guard.stream(llm.stream()):
+        break
+    assert llm.closed == 1
+    assert upstream_threads() == 0
+
+
+def test_generator_close_without_iterating_further() -> None:
+    guard = Guard([PIIDetector()])
+    llm = FakeLLM(TEXT, chunk=3)
+    stream = guard.stream(llm.stream())
+    assert next(stream) == "One sentence here."
+    stream.close()
+    assert llm.closed == 1
+    assert upstream_threads() == 0
+
+
+def test_task_cancellation_closes_the_upstream_and_leaves_no_task() -> None:
+    guard = Guard([PIIDetector()])
+    llm = FakeLLM(TEXT, chunk=3, delay_s=0.01)
+    received: list[str] = []
+
+    async def consume() -> None:
+        async for delta in guard.astream(llm.astream()):
+            received.append(delta)
+
+    async def main() -> int:
+        task = asyncio.create_task(consume())
+        while not received:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        await asyncio.sleep(0)
+        return len(asyncio.all_tasks()) - 1  # minus main itself
+
+    assert asyncio.run(main()) == 0
+    assert received
+    assert llm.closed == 1
+
+
+def test_aclose_closes_the_upstream() -> None:
+    guard = Guard([PIIDetector()])
+    llm = FakeLLM(TEXT, chunk=3)
+
+    async def main() -> str:
+        stream = guard.astream(llm.astream())
+        assert isinstance(stream, AsyncIterator)
+        first = await stream.__anext__()
+        await stream.aclose()  # type: ignore[attr-defined]
+        return first
+
+    assert asyncio.run(main()) == "One sentence here."
+    assert llm.closed == 1
