@@ -9,8 +9,9 @@ While the answer streams, each segment checks that the text so far is still a
 Leading prose (``Sure! Here is``), ``{"a": 1,,``, an unbalanced closer or text
 after the top-level value are caught as soon as they arrive, at the first
 offending character. With ``allow_fences`` the document may sit in a Markdown
-fence (```` ```json ```` ... ```` ``` ````). On the final check the answer is
-parsed and validated against the model.
+fence (```` ```json ```` ... ```` ``` ````); a fence still open at the end is
+tolerated. On the final check the answer is parsed and validated against the
+model.
 
 Labels: ``"invalid_json"`` (not JSON, or not a viable prefix of it) and
 ``"schema_mismatch"`` (JSON, but the model rejects it).

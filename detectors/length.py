@@ -8,9 +8,10 @@
 answer so far is ``ctx.prefix_len`` characters before the segment).
 ``max_sentences`` uses the segmenter's numbering: a non-blank segment is
 sentence number ``segment.index + 1`` (``Segment.index`` is the segment's
-0-based ordinal in the answer). Blank segments are never reported themselves:
-whitespace that crosses ``max_chars`` is reported with the next non-blank
-segment.
+0-based ordinal in the answer; the segmenter attaches whitespace to the segment
+after it, so blank segments only occur at the very end and do not push later
+sentences up). Blank segments are never reported themselves: whitespace that
+crosses ``max_chars`` is reported with the next non-blank segment.
 """
 
 from __future__ import annotations

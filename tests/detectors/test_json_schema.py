@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from detectors.base import CheckContext, Finding, Segment, SegmentKind
@@ -205,3 +208,44 @@ def test_model_errors(model: object, needle: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(needle)) as info:
         JsonSchemaDetector(model=model)  # type: ignore[arg-type]
     assert "'model'" in str(info.value)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 0, 2]), ascii_only=st.booleans())
+def test_dumped_json_is_viable_at_every_cut(
+    value: object, indent: int | None, ascii_only: bool
+) -> None:
+    document = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    for cut in range(len(document) + 1):
+        assert first_invalid_offset(document[:cut]) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet='{}[]:,"\\ \n0123456789.-+eEtrufalsn`xj', max_size=30))
+def test_offsets_are_consistent_with_the_parser(text: str) -> None:
+    offset = first_invalid_offset(text, allow_fences=False)
+    try:
+        json.loads(text)
+    except ValueError:
+        parses = False
+    else:
+        parses = True
+    if parses:
+        assert offset is None
+    if offset is not None:
+        # everything before the offending character is still a viable prefix
+        assert first_invalid_offset(text[:offset], allow_fences=False) is None
+        assert first_invalid_offset(text[: offset + 1], allow_fences=False) == offset
