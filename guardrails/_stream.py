@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Literal
 
 from detectors.base import CheckContext, Detector, Finding, Passage, Segment
+from guardrails._edits import RepeatFilter, mask_for, merge_spans
 from guardrails._jobs import Job, Outcome
 from guardrails._ledger import Ledger, Piece
 from guardrails._result import Fate, Feedback, GuardResult, SegmentResult
@@ -58,24 +59,6 @@ class _Slot:
     @property
     def ready(self) -> bool:
         return all(o is not None for o in self.outcomes)
-
-
-class _Dedupe:
-    """Holds back the start of a regenerated answer until it is known whether it
-    repeats text already released (then that repeat is dropped)."""
-
-    def __init__(self, candidates: Sequence[str]) -> None:
-        self.candidates = sorted({c for c in candidates if c}, key=len, reverse=True)
-        self.buf = ""
-
-    def decide(self, final: bool) -> int | None:
-        """Characters to drop from the front, or None while undecided."""
-        for cand in self.candidates:  # longest first
-            if self.buf.startswith(cand):
-                return len(cand)
-            if cand.startswith(self.buf) and not final:
-                return None
-        return 0
 
 
 class StreamGuard:
@@ -125,7 +108,7 @@ class StreamGuard:
         self._terminal: str | None = None
         self._error: str | None = None
         self._segmenter: Segmenter | None = Segmenter()
-        self._dedupe: _Dedupe | None = None
+        self._dedupe: RepeatFilter | None = None
         self._dedupe_start = 0
         self._next_index = 0
         self._pending_since: float | None = None
@@ -375,7 +358,7 @@ class StreamGuard:
         msg: str,
     ) -> None:
         seg = slot.seg
-        spans = _merge_spans(deciding, seg) if action.strategy == "redact" else []
+        spans = merge_spans(deciding, seg) if action.strategy == "redact" else []
         resume = self._retract_for(seg)
         pieces: list[Piece] = []
         edits: list[Edit] = []
@@ -383,7 +366,7 @@ class StreamGuard:
         pos = seg.start
         for (s, e), finding in spans:
             pieces.append(Piece(self._slice(pos, s), pos, s, True))
-            mask = _mask(action, finding, e - s)
+            mask = mask_for(action, finding, e - s)
             edits.append(Edit(s, e, self._slice(s, e), mask))
             pieces.append(Piece(mask, s, e, False))
             pos = e
@@ -404,26 +387,36 @@ class StreamGuard:
         self, seg: Segment, action: Block, everything: tuple[Finding, ...], rule: str, msg: str
     ) -> None:
         self._retract_for(seg)
-        removed = self._retract(0)
-        edits = [Edit(p.start, p.end, p.text) for p in removed if p.verbatim]
-        edits.append(Edit(seg.start, self._n, self._slice(seg.start, self._n), action.message))
-        self._act_event("block", rule, tuple(edits), msg, seg)
+        earlier = [Edit(p.start, p.end, p.text) for p in self._retract(0) if p.verbatim]
+        self._end_at(seg, "block", "blocked", everything, rule, msg, earlier, action.message)
         self._release(Piece(action.message, 0, self._n, False))
-        self._segments.append(SegmentResult(seg, "blocked", everything))
         self._terminal = "block"
         self._finalize()
 
     def _stop(
         self, seg: Segment, kind: str, everything: tuple[Finding, ...], rule: str, msg: str
     ) -> None:
-        self._retract_for(seg)
-        edit = Edit(seg.start, self._n, self._slice(seg.start, self._n))
-        self._act_event(kind, rule, (edit,), msg, seg)
-        self._segments.append(
-            SegmentResult(seg, "raised" if kind == "raise" else "cut", everything)
-        )
+        fate: Fate = "raised" if kind == "raise" else "cut"
+        self._end_at(seg, kind, fate, everything, rule, msg)
         self._terminal = kind
         self._finalize()
+
+    def _end_at(
+        self,
+        seg: Segment,
+        kind: str,
+        fate: Fate,
+        everything: tuple[Finding, ...],
+        rule: str,
+        msg: str,
+        earlier: Sequence[Edit] = (),
+        replacement: str = "",
+    ) -> None:
+        """Remove everything received from ``seg`` on (and ``earlier`` edits), record it."""
+        self._retract_for(seg)
+        rest = Edit(seg.start, self._n, self._slice(seg.start, self._n), replacement)
+        self._act_event(kind, rule, (*earlier, rest), msg, seg)
+        self._segments.append(SegmentResult(seg, fate, everything))
 
     def _regenerate(
         self,
@@ -434,17 +427,14 @@ class StreamGuard:
         msg: str,
     ) -> None:
         seg = slot.seg
-        self._retract_for(seg)
-        edit = Edit(seg.start, self._n, self._slice(seg.start, self._n))
-        self._act_event("regenerate", rule, (edit,), msg, seg)
-        self._segments.append(SegmentResult(seg, "regenerated", everything))
+        self._end_at(seg, "regenerate", "regenerated", everything, rule, msg)
         self._regens += 1
         self._attempt += 1
         self._drop_pending()
         self._chain = self._chain[: slot.chain_pos]
         self._chain_len = sum(map(len, self._chain))
         self._next_index = seg.index
-        self._dedupe = _Dedupe(["".join(self._chain), self._ledger.text])
+        self._dedupe = RepeatFilter(["".join(self._chain), self._ledger.text])
         self._dedupe_start = self._n
         self._segmenter = None
         self.feedback = Feedback(
@@ -541,28 +531,3 @@ class StreamGuard:
     def _drain(self) -> list[Event]:
         events, self._events = self._events, []
         return events
-
-
-def _merge_spans(
-    findings: Sequence[Finding], seg: Segment
-) -> list[tuple[tuple[int, int], Finding]]:
-    """Finding spans clipped to the segment, sorted, overlaps merged (first finding kept)."""
-    spans: list[tuple[tuple[int, int], Finding]] = []
-    for f in sorted(findings, key=lambda f: f.span):
-        s, e = max(f.span[0], seg.start), min(f.span[1], seg.end)
-        if s >= e:
-            continue
-        if spans and s <= spans[-1][0][1]:
-            (ps, pe), pf = spans[-1]
-            spans[-1] = ((ps, max(pe, e)), pf)
-        else:
-            spans.append(((s, e), f))
-    return spans
-
-
-def _mask(action: Correct, finding: Finding, length: int) -> str:
-    if action.mask == "label":
-        return finding.replacement or f"[{finding.label.upper()}]"
-    if action.mask == "char":
-        return action.mask_char * length
-    return action.mask

@@ -8,8 +8,9 @@
     ├── Blocked                    a ``raise`` rule fired; ``.result`` is the GuardResult
     ├── UpstreamError              the wrapped LLM call failed, stalled or yielded a
     │                              non-text chunk; ``.partial`` is the validated prefix
-    ├── DetectorError              a detector broke; mid-stream this becomes a finding
-    │                              (``on_error`` decides), it is raised only outside streams
+    ├── DetectorError              a detector cannot run at all (say, its model fails to
+    │                              start); a failure *during* a check is never raised: it
+    │                              becomes a finding and ``on_error`` decides
     └── ModelError                 a model file is missing, corrupt or unloadable
 
 ``ConfigError`` is kept apart from ``Blocked``: the first is a bug to fix, the

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import Slow
+from pydantic import BaseModel
 
 import guardrails as gr
 from detectors.banned import BannedPhrases
 from detectors.base import CheckContext, Finding, Passage, Segment
+from detectors.json_schema import JsonSchemaDetector
 from detectors.pii import PIIDetector
 from guardrails.events import ActionEvent, Done, FindingEvent, TextDelta
 from guardrails.testing import FakeLLM, check_accounting
@@ -417,3 +419,45 @@ def test_guard_close_is_idempotent_and_guard_still_works() -> None:
     assert guard.validate("C.").text == "C."
     with guard:
         pass
+
+
+class Reply(BaseModel):
+    answer: str
+    confidence: float
+
+
+def test_json_guard_cuts_a_clearly_invalid_prefix_before_the_end() -> None:
+    guard = gr.Guard([JsonSchemaDetector(model=Reply)], Policy([Rule(When("json"), Cut())]))
+    seen_upstream: list[str] = []
+
+    def upstream() -> Iterator[str]:
+        for delta in ["Sure! ", "Here is the JSON. ", '{"answer": "yes", ', '"confidence": 0.9}']:
+            seen_upstream.append(delta)
+            yield delta
+
+    events = list(guard.events(upstream()))
+    result = check_accounting(events)
+    assert result.text == ""
+    assert not result.passed
+    assert len(seen_upstream) < 4  # caught mid-stream, the rest was never pulled
+    assert result.findings[0].label == "invalid_json"
+
+
+def test_json_guard_passes_valid_json_and_flags_a_schema_mismatch() -> None:
+    guard = gr.Guard([JsonSchemaDetector(model=Reply)], Policy([Rule(When("json"), Cut())]))
+    ok = guard.validate('{"answer": "It ships today.", "confidence": 0.8}')
+    assert ok.passed
+    assert ok.text == '{"answer": "It ships today.", "confidence": 0.8}'
+    bad = guard.validate('{"answer": "It ships today."}')
+    assert not bad.passed
+    assert [f.label for f in bad.findings] == ["schema_mismatch"]
+    assert "confidence" in bad.findings[0].message
+
+
+def test_error_tree() -> None:
+    for cls in (gr.ConfigError, gr.Blocked, gr.UpstreamError, gr.DetectorError, gr.ModelError):
+        assert issubclass(cls, gr.GuardrailError)
+    assert not issubclass(gr.Blocked, gr.ConfigError)
+    err = gr.ConfigError("bad value 3", where="pack.yaml: rules.0")
+    assert str(err) == "pack.yaml: rules.0: bad value 3"
+    assert err.detail == "bad value 3"
