@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import queue
 import threading
@@ -72,7 +73,11 @@ class _Puller:
         self._inbox = inbox
         self._want = threading.Semaphore(0)
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="guardrails-upstream", daemon=True)
+        # The caller's context variables (tracing spans, request ids) follow the pull.
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=ctx.run, args=(self._run,), name="guardrails-upstream", daemon=True
+        )
         self._thread.start()
 
     def request(self) -> None:

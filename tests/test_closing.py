@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from detectors.pii import PIIDetector
 from guardrails import Guard
@@ -74,3 +74,18 @@ def test_aclose_closes_the_upstream() -> None:
 
     assert asyncio.run(main()) == "One sentence here."
     assert llm.closed == 1
+
+
+def test_the_upstream_sees_the_callers_context_variables() -> None:
+    import contextvars
+
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+    seen: list[str] = []
+
+    def upstream() -> Iterator[str]:
+        seen.append(request_id.get())
+        yield "Hello."
+
+    request_id.set("req-42")
+    assert "".join(Guard([PIIDetector()]).stream(upstream())) == "Hello."
+    assert seen == ["req-42"]
