@@ -326,7 +326,7 @@ class StreamGuard:
             why = f"regenerate exhausted after {self._regens} attempt(s)"
             if not self.can_regenerate:
                 why = "regenerate impossible: no target that takes feedback"
-            fallback = action.fallback or Cut()
+            fallback = action.otherwise or Cut()
             matches = tuple(
                 Match(m.finding, m.rule, fallback) if m.action == action else m
                 for m in verdict.matches

@@ -20,6 +20,7 @@ __all__ = [
     "Raise",
     "Regenerate",
     "Warn",
+    "check_template",
     "severity",
 ]
 
@@ -42,34 +43,77 @@ class Warn:
 class Correct:
     """Change the segment in place.
 
-    ``drop`` removes the whole segment. ``redact`` replaces the finding spans:
-    ``mask="label"`` uses the detector's replacement (``[EMAIL]``) or the label
-    in brackets, ``mask="char"`` repeats ``mask_char`` over the span's length,
-    anything else is used literally.
+    * ``drop`` removes the whole segment.
+    * ``redact`` replaces the finding spans: ``mask="label"`` uses the detector's
+      replacement (``[EMAIL]``) or the label in brackets, ``mask="char"`` repeats
+      ``mask_char`` over the span's length, anything else is used literally.
+    * ``annotate`` appends ``marker`` to the segment; ``{passage}`` in it becomes
+      the 1-based number of the passage the first finding's evidence comes from.
+    * ``fix_numbers`` replaces each finding span by the finding's ``replacement``
+      (the value the aligned evidence has); if a finding has none, ``otherwise``
+      applies instead.
+    * ``rewrite`` asks the guarded call (through its feedback keyword) to rewrite
+      only this sentence from the evidence; the rewrite is checked by the same
+      detectors and must pass, else ``otherwise`` applies.
+
+    ``otherwise`` defaults to ``drop``.
     """
 
-    strategy: Literal["drop", "redact"] = "drop"
+    strategy: Literal["drop", "redact", "annotate", "fix_numbers", "rewrite"] = "drop"
     mask: str = "label"
     mask_char: str = "*"
+    marker: str = " [unverified]"
+    otherwise: Action | None = None
     kind: ClassVar[str] = "correct"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("drop", "redact", "annotate", "fix_numbers", "rewrite"):
+            raise ValueError(f"unknown correct strategy {self.strategy!r}")
+        other = self.otherwise
+        if isinstance(other, Regenerate) or (
+            isinstance(other, Correct) and other.strategy == "rewrite"
+        ):
+            raise ValueError("a correct fallback cannot call the LLM again")
 
 
 @dataclass(frozen=True, slots=True)
 class Regenerate:
-    """Ask the wrapped LLM call to continue from the last released text.
+    """Ask the guarded call to continue from the last released text.
 
-    After ``max_attempts`` regenerations in one call, ``fallback`` applies.
+    The call gets ``max_attempts`` tries; then each LLM named in ``fallbacks``
+    (registered on the guard with ``Guard(llms={...})``) gets as many, in order;
+    then ``otherwise`` applies (default ``cut``). ``feedback`` is an optional
+    template for the instruction, with ``{sentence}``, ``{reasons}``,
+    ``{released}``, ``{evidence}`` and ``{attempt}`` placeholders.
     """
 
     max_attempts: int = 1
-    fallback: Action | None = None
+    otherwise: Action | None = None
+    feedback: str | None = None
+    fallbacks: tuple[str, ...] = ()
     kind: ClassVar[str] = "regenerate"
 
     def __post_init__(self) -> None:
         if self.max_attempts < 0:
             raise ValueError(f"max_attempts must be >= 0, got {self.max_attempts}")
-        if isinstance(self.fallback, Regenerate):
+        if isinstance(self.otherwise, Regenerate):
             raise ValueError("a regenerate fallback cannot itself be regenerate")
+        if self.feedback is not None:
+            check_template(self.feedback)
+
+
+FEEDBACK_FIELDS = ("sentence", "reasons", "released", "evidence", "attempt")
+
+
+def check_template(template: str) -> None:
+    """Raise ValueError naming an unknown ``{placeholder}`` in a feedback template."""
+    try:
+        template.format(**dict.fromkeys(FEEDBACK_FIELDS, ""))
+    except (KeyError, IndexError, ValueError) as exc:
+        names = ", ".join("{" + f + "}" for f in FEEDBACK_FIELDS)
+        raise ValueError(
+            f"feedback template {template!r}: bad placeholder {exc}; use {names}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

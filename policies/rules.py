@@ -24,12 +24,32 @@ OnError = Literal["fail_open", "fail_closed"]
 
 @dataclass(frozen=True, slots=True)
 class When:
-    """Which findings a rule applies to. Empty fields match anything."""
+    """Which findings a rule applies to. Empty fields match anything.
+
+    ``more_than`` makes the rule a threshold: it fires only on a matching finding
+    that brings the count of matches above ``more_than``, counted within the
+    sentence (``scope="sentence"``) or across the whole response so far
+    (``scope="response"``). Until then, matching findings fall through to the
+    next rules.
+    """
 
     detector: str | None = None
     labels: frozenset[str] = frozenset()
     min_score: float = 0.0
     max_score: float = 1.0
+    scope: Literal["sentence", "response"] = "sentence"
+    more_than: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("sentence", "response"):
+            raise ValueError(f"scope must be 'sentence' or 'response', got {self.scope!r}")
+        if self.more_than < 0:
+            raise ValueError(f"more_than must be >= 0, got {self.more_than}")
+        if not 0.0 <= self.min_score <= self.max_score <= 1.0:
+            raise ValueError(
+                f"score range must satisfy 0 <= min_score <= max_score <= 1, "
+                f"got {self.min_score}..{self.max_score}"
+            )
 
     def matches(self, finding: Finding) -> bool:
         return (
@@ -106,30 +126,61 @@ class Policy:
 
     def _actions(self) -> list[Action]:
         actions = [r.action for r in self.rules] + [self.default, self.error_action]
-        return actions + [a.fallback for a in actions if isinstance(a, Regenerate) and a.fallback]
+        return actions + [
+            a.otherwise for a in actions if isinstance(a, (Regenerate, Correct)) and a.otherwise
+        ]
 
     @property
     def needs_feedback(self) -> bool:
-        """True if some rule may regenerate: the guarded call must accept feedback."""
-        return any(isinstance(a, Regenerate) for a in self._actions())
+        """True if some rule may call the LLM again (regenerate or rewrite)."""
+        return any(
+            isinstance(a, Regenerate) or (isinstance(a, Correct) and a.strategy == "rewrite")
+            for a in self._actions()
+        )
 
     @property
     def can_block(self) -> bool:
         """True if some path ends in ``block``: hold mode then holds the whole output."""
         return any(isinstance(a, Block) for a in self._actions())
 
-    def match(self, finding: Finding) -> Match:
+    @property
+    def llm_names(self) -> frozenset[str]:
+        """Fallback LLMs the rules name; the guard must have them registered."""
+        return frozenset(
+            n for a in self._actions() if isinstance(a, Regenerate) for n in a.fallbacks
+        )
+
+    def match(
+        self, finding: Finding, counts: tuple[dict[int, int], dict[int, int]] | None = None
+    ) -> Match:
+        """The first rule that takes ``finding``.
+
+        ``counts`` is (per sentence, per response) for threshold rules, keyed by
+        rule index; matching findings are counted in place.
+        """
         if finding.is_error:
             action = Warn() if self.on_error == "fail_open" else self.error_action
             return Match(finding, None, action)
-        for rule in self.rules:
-            if rule.when.matches(finding):
-                return Match(finding, rule, rule.action)
+        for i, rule in enumerate(self.rules):
+            if not rule.when.matches(finding):
+                continue
+            if rule.when.more_than:
+                per_sentence, per_response = counts or ({}, {})
+                bucket = per_response if rule.when.scope == "response" else per_sentence
+                bucket[i] = bucket.get(i, 0) + 1
+                if bucket[i] <= rule.when.more_than:
+                    continue  # below the threshold: the next rules decide
+            return Match(finding, rule, rule.action)
         return Match(finding, None, self.default)
 
-    def decide(self, findings: Sequence[Finding]) -> Verdict:
-        """The verdict for one segment given all its findings."""
-        matches = tuple(self.match(f) for f in findings)
+    def decide(self, findings: Sequence[Finding], tally: dict[int, int] | None = None) -> Verdict:
+        """The verdict for one segment given all its findings.
+
+        ``tally`` carries the counts of ``scope: response`` threshold rules from one
+        segment to the next: keep one dict per response (it is updated in place).
+        """
+        counts: tuple[dict[int, int], dict[int, int]] = ({}, tally if tally is not None else {})
+        matches = tuple(self.match(f, counts) for f in findings)
         if not matches:
             return Verdict(Allow(), ())
         top = max(matches, key=lambda m: severity(m.action))

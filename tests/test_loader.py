@@ -46,7 +46,7 @@ rules:
     assert guard.settings.deadline_ms == 500
     regen, redact = (r.action for r in guard.policy.rules)
     assert isinstance(regen, gr.Regenerate) and regen.max_attempts == 2
-    assert regen.fallback == gr.Block("Nope.")
+    assert regen.otherwise == gr.Block("Nope.")
     assert redact == gr.Correct("redact", mask="char")
     events = list(guard.events(["Mail a@b.co now."]))
     assert gr.Done in {type(e) for e in events}
