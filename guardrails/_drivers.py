@@ -21,12 +21,12 @@ import inspect
 import queue
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any
 
 from guardrails._jobs import Job, Outcome
-from guardrails._stream import StreamGuard
+from guardrails._stream import LLMCall, StreamGuard
 from guardrails.errors import Blocked, UpstreamError
 from guardrails.events import Event
 
@@ -48,6 +48,13 @@ def _sync_iter(value: object) -> Iterator[object]:
     if isinstance(value, Iterable):
         return iter(value)
     raise UpstreamError(f"the guarded call returned a {type(value).__name__}, expected text")
+
+
+def _caller(call: LLMCall, target: Target | None, llms: Mapping[str, Target]) -> Callable[[], Any]:
+    """The LLM call the core asked for, ready to make."""
+    fn = target if call.via is None else llms[call.via]
+    assert fn is not None, "the core asks only for targets it was told exist"
+    return lambda: fn(call.feedback)
 
 
 def _finish(sg: StreamGuard, error: BaseException | None) -> None:
@@ -143,10 +150,12 @@ def run_sync(
     pool: Callable[[], Executor],
     *,
     target: Target | None = None,
+    llms: Mapping[str, Target] | None = None,
     stall_timeout_s: float | None = None,
     close_wait_s: float = 5.0,
 ) -> Iterator[Event]:
     """Drive ``sg`` over a sync upstream; yields every event, raises after Done."""
+    llms = llms or {}
     inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     src = _source(upstream, inbox)
     src.request()
@@ -163,13 +172,20 @@ def run_sync(
                         fut.add_done_callback(_post(inbox.put, "job", job))
                     else:
                         yield from sg.complete(job, job.run())
-            if sg.regenerating:
+            if (call := sg.call) is not None:
+                ask = _caller(call, target, llms)
+                if call.kind == "rewrite":
+                    try:
+                        answer = "".join(t for t in map(_as_text, _sync_iter(ask())) if t)
+                    except Exception as exc:
+                        yield from sg.rewritten(None, repr(exc))
+                    else:
+                        yield from sg.rewritten(answer)
+                    continue
                 src.stop(close_wait_s)
-                feedback = sg.feedback
-                assert target is not None and feedback is not None
                 sg.resume()
                 try:
-                    src = _source(target(feedback), inbox)
+                    src = _source(ask(), inbox)
                 except Exception as exc:
                     error = exc
                     yield from sg.fail(f"regeneration call failed: {exc!r}")
@@ -276,9 +292,11 @@ async def run_async(
     pool: Callable[[], Executor],
     *,
     target: Target | None = None,
+    llms: Mapping[str, Target] | None = None,
     stall_timeout_s: float | None = None,
 ) -> AsyncIterator[Event]:
     """Drive ``sg`` over an async (or sync) upstream; yields every event, raises after Done."""
+    llms = llms or {}
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
     it: AsyncIterator[object] = (
@@ -319,13 +337,23 @@ async def run_async(
                         continue
                     inflight[job] = (loop.time() + job.deadline_s, fut)
                     fut.add_done_callback(_post(inbox.put_nowait, "job", job))
-            if sg.regenerating:
+            if (call := sg.call) is not None:
+                ask = _caller(call, target, llms)
+                if call.kind == "rewrite":
+                    try:
+                        parts = [t async for t in _aiter(ask())]
+                        answer = "".join(t for t in map(_as_text, parts) if t)
+                    except Exception as exc:
+                        events = sg.rewritten(None, repr(exc))
+                    else:
+                        events = sg.rewritten(answer)
+                    for event in events:
+                        yield event
+                    continue
                 await close_upstream()
-                feedback = sg.feedback
-                assert target is not None and feedback is not None
                 sg.resume()
                 try:
-                    it = _aiter(target(feedback))
+                    it = _aiter(ask())
                 except Exception as exc:
                     error = exc
                     for event in sg.fail(f"regeneration call failed: {exc!r}"):

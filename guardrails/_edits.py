@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from detectors.base import Finding, Segment
 from policies import Correct
 
-__all__ = ["RepeatFilter", "mask_for", "merge_spans"]
+__all__ = ["RepeatFilter", "annotation", "mask_for", "merge_spans"]
 
 
 class RepeatFilter:
@@ -49,3 +49,11 @@ def mask_for(action: Correct, finding: Finding, length: int) -> str:
     if action.mask == "char":
         return action.mask_char * length
     return action.mask
+
+
+def annotation(marker: str, findings: Sequence[Finding]) -> str:
+    """``marker`` with ``{passage}`` set to the 1-based passage of the first evidence."""
+    if "{passage}" not in marker:
+        return marker
+    passage = next((str(e.passage + 1) for f in findings for e in f.evidence), "?")
+    return marker.replace("{passage}", passage)

@@ -13,7 +13,17 @@ if TYPE_CHECKING:
 __all__ = ["Fate", "Feedback", "GuardResult", "Label", "SegmentResult"]
 
 Label = Literal["supported", "unsupported", "contradicted", "not_a_claim"]
-Fate = Literal["released", "redacted", "dropped", "cut", "blocked", "regenerated", "raised"]
+Fate = Literal[
+    "released",
+    "redacted",
+    "corrected",
+    "rewritten",
+    "dropped",
+    "cut",
+    "blocked",
+    "regenerated",
+    "raised",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +81,13 @@ class GuardResult:
 
 @dataclass(frozen=True, slots=True)
 class Feedback:
-    """Handed to the guarded call when the policy asks it to regenerate.
+    """Handed to the guarded call when the policy asks it for new text.
 
-    The call should answer with the continuation after ``released`` (the text
-    the user has already seen); an answer that repeats ``released`` first is
-    accepted too, and the repeated prefix is dropped.
+    ``kind == "regenerate"``: answer with the continuation after ``released``
+    (the text the user has already seen); an answer that repeats ``released``
+    first is accepted too, and the repeated prefix is dropped.
+    ``kind == "rewrite"``: answer with a replacement for ``sentence`` only.
+    ``instruction`` is ready to add to a prompt (``template`` shapes it).
     """
 
     released: str
@@ -83,19 +95,40 @@ class Feedback:
     findings: tuple[Finding, ...]
     attempt: int
     evidence: tuple[Evidence, ...] = field(default=())
+    kind: Literal["regenerate", "rewrite"] = "regenerate"
+    template: str | None = None
+
+    @property
+    def reasons(self) -> str:
+        return (
+            "; ".join(f.message or f"{f.detector}: {f.label}" for f in self.findings)
+            or "it failed validation"
+        )
 
     @property
     def instruction(self) -> str:
         """A ready-made instruction to add to the prompt."""
-        reasons = (
-            "; ".join(f.message or f"{f.detector}: {f.label}" for f in self.findings)
-            or "it failed validation"
-        )
-        lines = [
-            f"The sentence {self.sentence.strip()!r} was rejected: {reasons}.",
-            "Continue the answer from where the accepted text ends, without repeating it"
-            " and without that sentence.",
-        ]
-        if self.evidence:
-            lines.append("Relevant evidence: " + " | ".join(e.text for e in self.evidence))
+        evidence = " | ".join(e.text for e in self.evidence)
+        if self.template is not None:
+            return self.template.format(
+                sentence=self.sentence.strip(),
+                reasons=self.reasons,
+                released=self.released,
+                evidence=evidence,
+                attempt=self.attempt,
+            )
+        if self.kind == "rewrite":
+            lines = [
+                f"Rewrite only this sentence so that the sources support it: "
+                f"{self.sentence.strip()!r} (rejected: {self.reasons}).",
+                "Answer with the rewritten sentence alone.",
+            ]
+        else:
+            lines = [
+                f"The sentence {self.sentence.strip()!r} was rejected: {self.reasons}.",
+                "Continue the answer from where the accepted text ends, without repeating it"
+                " and without that sentence.",
+            ]
+        if evidence:
+            lines.append("Relevant evidence: " + evidence)
         return " ".join(lines)

@@ -20,7 +20,7 @@ from enum import Enum
 from typing import Literal
 
 from detectors.base import CheckContext, Detector, Finding, Passage, Segment
-from guardrails._edits import RepeatFilter, mask_for, merge_spans
+from guardrails._edits import RepeatFilter, annotation, mask_for, merge_spans
 from guardrails._jobs import Job, Outcome
 from guardrails._ledger import Ledger, Piece
 from guardrails._result import Fate, Feedback, GuardResult, SegmentResult
@@ -34,7 +34,7 @@ from guardrails.events import (
     TextDelta,
 )
 from guardrails.segmenter import Segmenter
-from policies import Action, Block, Correct, Cut, Match, Raise, Regenerate, Verdict, Warn
+from policies import Action, Allow, Block, Correct, Cut, Match, Raise, Regenerate, Verdict, Warn
 from policies.rules import Policy
 
 __all__ = ["Mode", "Phase", "StreamGuard"]
@@ -46,8 +46,20 @@ Mode = Literal["hold", "pass"]
 
 class Phase(Enum):
     RUNNING = "running"  # accepting upstream text
-    REGENERATE = "regenerate"  # waiting for the driver to start the next attempt
+    CALL = "call"  # waiting for the driver to make the LLM call in ``StreamGuard.call``
     DONE = "done"  # Done was emitted; nothing more will happen
+
+
+@dataclass(frozen=True, slots=True)
+class LLMCall:
+    """New text the core needs: a continuation (regenerate) or one sentence (rewrite).
+
+    ``via`` is ``None`` for the guarded call itself, else a fallback LLM's name.
+    """
+
+    kind: Literal["regenerate", "rewrite"]
+    via: str | None
+    feedback: Feedback
 
 
 @dataclass(slots=True)
@@ -59,6 +71,37 @@ class _Slot:
     @property
     def ready(self) -> bool:
         return all(o is not None for o in self.outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Applying:
+    """One action being carried out on one segment, with the verdict behind it."""
+
+    slot: _Slot
+    verdict: Verdict
+    action: Action
+    note: str
+
+    @property
+    def everything(self) -> tuple[Finding, ...]:
+        return tuple(m.finding for m in self.verdict.matches)
+
+    @property
+    def deciding(self) -> tuple[Finding, ...]:
+        return tuple(m.finding for m in self.verdict.matches if m.action == self.action)
+
+    @property
+    def rule(self) -> str:
+        return next(
+            (m.rule.title for m in self.verdict.matches if m.action == self.action and m.rule), ""
+        )
+
+    @property
+    def message(self) -> str:
+        return self.note or "; ".join(f.message for f in self.deciding if f.message)
+
+
+_DROP = Correct("drop")
 
 
 class StreamGuard:
@@ -75,7 +118,8 @@ class StreamGuard:
         max_hold_ms: float | None = None,
         deadline_ms: float = 2000.0,
         deadlines: dict[str, float] | None = None,
-        can_regenerate: bool = False,
+        can_call: bool = False,
+        llms: frozenset[str] = frozenset(),
         inline: bool = True,
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[Event], object] | None = None,
@@ -89,7 +133,8 @@ class StreamGuard:
         self._deadlines = [
             (deadlines or {}).get(d.name, deadline_ms) / 1000.0 for d in self.detectors
         ]
-        self.can_regenerate = can_regenerate
+        self.can_call = can_call
+        self.llms = llms
         self.inline = inline
         self.clock = clock
         self.on_event = on_event
@@ -98,7 +143,9 @@ class StreamGuard:
         # must hold the whole output: nothing of a blocked answer is ever shown.
         self._hold_all = mode == "hold" and policy.can_block
         self.phase = Phase.RUNNING
-        self.feedback: Feedback | None = None
+        self.call: LLMCall | None = None
+        self._rewriting: tuple[_Applying, Correct] | None = None
+        self._tally: dict[int, int] = {}
         self.result: GuardResult | None = None
         self._upstream: list[str] = []
         self._n = 0
@@ -182,10 +229,11 @@ class StreamGuard:
         return self._pending_since + self.max_hold_ms / 1000.0
 
     def resume(self) -> None:
-        """The driver started the next attempt after a regenerate verdict."""
-        assert self.phase is Phase.REGENERATE
+        """The driver started the next attempt after a ``regenerate`` call."""
+        assert self.phase is Phase.CALL and self.call is not None
+        assert self.call.kind == "regenerate"
         self.phase = Phase.RUNNING
-        self.feedback = None
+        self.call = None
         self._upstream_done = False
 
     def take_jobs(self) -> list[Job]:
@@ -208,12 +256,6 @@ class StreamGuard:
     def done(self) -> bool:
         """Done was emitted: the call is over."""
         return self.phase is Phase.DONE
-
-    @property
-    def regenerating(self) -> bool:
-        """A regeneration was decided: the driver must close the upstream, call the
-        target with :attr:`feedback` and :meth:`resume`."""
-        return self.phase is Phase.REGENERATE
 
     @property
     def terminal(self) -> str | None:
@@ -310,124 +352,177 @@ class StreamGuard:
             log.info("finding %s/%s at %d-%d: %s", f.detector, f.label, *f.span, f.message)
             self._emit(FindingEvent(f, seg, now))
         self._findings.extend(findings)
-        verdict = self.policy.decide(findings)
+        verdict = self.policy.decide(findings, self._tally)
         self._apply(slot, verdict.action, verdict)
 
     def _apply(self, slot: _Slot, action: Action, verdict: Verdict, note: str = "") -> None:
-        seg = slot.seg
-        everything = tuple(m.finding for m in verdict.matches)
-        deciding = tuple(m.finding for m in verdict.matches if m.action == action)
-        rule = next((m.rule.title for m in verdict.matches if m.action == action and m.rule), "")
-        message = note or "; ".join(f.message for f in deciding if f.message)
+        """Carry out ``action`` (the verdict's, or a fallback of it) on ``slot``."""
+        app = _Applying(slot, verdict, action, note)
         if isinstance(action, Regenerate):
-            if self._regens < action.max_attempts and self.can_regenerate:
-                self._regenerate(slot, deciding, everything, rule, message)
+            via = self._regen_target(action)
+            if via is not None:
+                self._regenerate(app, action, via)
                 return
             why = f"regenerate exhausted after {self._regens} attempt(s)"
-            if not self.can_regenerate:
+            if not (self.can_call or action.fallbacks):
                 why = "regenerate impossible: no target that takes feedback"
-            fallback = action.otherwise or Cut()
-            matches = tuple(
-                Match(m.finding, m.rule, fallback) if m.action == action else m
-                for m in verdict.matches
-            )
-            self._apply(slot, fallback, Verdict(fallback, matches), note=why)
-            return
-        if isinstance(action, Correct):
-            self._correct(slot, action, deciding, everything, rule, message)
+            self._fall_back(app, action.otherwise or Cut(), why)
+        elif isinstance(action, Correct):
+            self._correct(app, action)
         elif isinstance(action, Block):
-            self._block(seg, action, everything, rule, message)
-        elif isinstance(action, Raise):
-            self._stop(seg, "raise", everything, rule, message or action.message)
-        elif isinstance(action, Cut):
-            self._stop(seg, "cut", everything, rule, message)
+            self._retract_for(slot.seg)
+            earlier = [Edit(p.start, p.end, p.text) for p in self._retract(0) if p.verbatim]
+            self._end_at(app, "block", "blocked", earlier, action.message)
+            self._release(Piece(action.message, 0, self._n, False))
+            self._terminal = "block"
+            self._finalize()
+        elif isinstance(action, (Cut, Raise)):
+            if isinstance(action, Raise):  # the caller's exception leads with the rule's message
+                why = f"{action.message}: {app.message}" if app.message else action.message
+                app = _Applying(slot, verdict, action, why)
+            self._end_at(app, action.kind, "raised" if isinstance(action, Raise) else "cut")
+            self._terminal = action.kind
+            self._finalize()
         else:  # Allow / Warn
-            if isinstance(action, Warn) and deciding:
-                self._act_event("warn", rule, (), message, seg)
+            if isinstance(action, Warn) and app.deciding:
+                self._act_event("warn", app.rule, (), app.message, slot.seg)
             if self.mode == "hold":
-                self._release(Piece(seg.text, seg.start, seg.end, True))
-            self._segments.append(SegmentResult(seg, "released", everything))
+                self._release(Piece(slot.seg.text, slot.seg.start, slot.seg.end, True))
+            self._segments.append(SegmentResult(slot.seg, "released", app.everything))
 
-    def _correct(
-        self,
-        slot: _Slot,
-        action: Correct,
-        deciding: tuple[Finding, ...],
-        everything: tuple[Finding, ...],
-        rule: str,
-        msg: str,
-    ) -> None:
-        seg = slot.seg
-        spans = merge_spans(deciding, seg) if action.strategy == "redact" else []
-        resume = self._retract_for(seg)
-        pieces: list[Piece] = []
-        edits: list[Edit] = []
-        fate: Fate
-        pos = seg.start
-        for (s, e), finding in spans:
-            pieces.append(Piece(self._slice(pos, s), pos, s, True))
-            mask = mask_for(action, finding, e - s)
-            edits.append(Edit(s, e, self._slice(s, e), mask))
-            pieces.append(Piece(mask, s, e, False))
-            pos = e
-        if spans:
-            pieces.append(Piece(self._slice(pos, seg.end), pos, seg.end, True))
-            kind, fate = "redact", "redacted"
+    def _fall_back(self, app: _Applying, action: Action, why: str) -> None:
+        matches = tuple(
+            Match(m.finding, m.rule, action) if m.action == app.action else m
+            for m in app.verdict.matches
+        )
+        self._apply(app.slot, action, Verdict(action, matches), note=why)
+
+    def _correct(self, app: _Applying, action: Correct) -> None:
+        seg = app.slot.seg
+        strategy = action.strategy
+        if strategy == "rewrite":
+            if not self.can_call:
+                self._fall_back(app, action.otherwise or _DROP, "rewrite impossible: no target")
+                return
+            self._ask(app, "rewrite", None, None)
+            self._rewriting = (app, action)
+            return
+        spans = merge_spans(app.deciding, seg) if strategy in ("redact", "fix_numbers") else []
+        if strategy == "fix_numbers" and not all(
+            f.replacement is not None and (f.span[0], f.span[1]) in {sp for sp, _ in spans}
+            for f in app.deciding
+        ):
+            why = "fix_numbers: no evidence value to put in place"
+            self._fall_back(app, action.otherwise or _DROP, why)
+            return
+        fate: Fate = "redacted" if strategy == "redact" else "corrected"
+        if strategy == "annotate":
+            marker = annotation(action.marker, app.deciding)
+            self._replace(app, strategy, fate, [], (Edit(seg.end, seg.end, "", marker),))
+        elif spans:
+            edits = tuple(
+                Edit(s, e, self._slice(s, e), mask_for(action, f, e - s)) for (s, e), f in spans
+            )
+            self._replace(
+                app, strategy, fate, [(e.start, e.end, e.replacement) for e in edits], edits
+            )
         else:  # drop, or a redact whose findings have no span inside the segment
-            edits.append(Edit(seg.start, seg.end, seg.text))
-            kind, fate = "drop", "dropped"
-        self._act_event(kind, rule, tuple(edits), msg, seg)
+            self._replace(app, "drop", "dropped", None, (Edit(seg.start, seg.end, seg.text),))
+
+    def _replace(
+        self,
+        app: _Applying,
+        kind: str,
+        fate: Fate,
+        spans: list[tuple[int, int, str]] | None,
+        edits: tuple[Edit, ...],
+    ) -> None:
+        """Release ``seg`` with ``spans`` replaced (None: nothing of it) and record ``edits``.
+
+        Zero-width edits (annotations) are appended at their position.
+        """
+        seg = app.slot.seg
+        resume = self._retract_for(seg)
+        self._act_event(kind, app.rule, edits, app.message, seg)
+        if spans is not None:
+            pos = seg.start
+            for s, e, text in spans:
+                self._release(Piece(self._slice(pos, s), pos, s, True))
+                self._release(Piece(text, s, e, False))
+                pos = e
+            self._release(Piece(self._slice(pos, seg.end), pos, seg.end, True))
+            for edit in edits:
+                if edit.start == edit.end:
+                    self._release(Piece(edit.replacement, edit.start, edit.end, False))
         if resume > seg.end:  # pass mode: give back what followed the corrected segment
-            pieces.append(Piece(self._slice(seg.end, resume), seg.end, resume, True))
-        for piece in pieces:
-            self._release(piece)
-        self._segments.append(SegmentResult(seg, fate, everything))
+            self._release(Piece(self._slice(seg.end, resume), seg.end, resume, True))
+        self._segments.append(SegmentResult(seg, fate, app.everything))
 
-    def _block(
-        self, seg: Segment, action: Block, everything: tuple[Finding, ...], rule: str, msg: str
-    ) -> None:
-        self._retract_for(seg)
-        earlier = [Edit(p.start, p.end, p.text) for p in self._retract(0) if p.verbatim]
-        self._end_at(seg, "block", "blocked", everything, rule, msg, earlier, action.message)
-        self._release(Piece(action.message, 0, self._n, False))
-        self._terminal = "block"
-        self._finalize()
+    def rewritten(self, text: str | None, error: str | None = None) -> list[Event]:
+        """The driver's answer to a ``rewrite`` call (``None`` and ``error`` if it failed).
 
-    def _stop(
-        self, seg: Segment, kind: str, everything: tuple[Finding, ...], rule: str, msg: str
-    ) -> None:
-        fate: Fate = "raised" if kind == "raise" else "cut"
-        self._end_at(seg, kind, fate, everything, rule, msg)
-        self._terminal = kind
-        self._finalize()
+        The rewrite is checked by the same detectors, on the spot; it replaces the
+        sentence only if the policy lets it through.
+        """
+        assert self.phase is Phase.CALL and self._rewriting is not None
+        app, action = self._rewriting
+        self._rewriting = None
+        self.call = None
+        self.phase = Phase.RUNNING
+        seg = app.slot.seg
+        otherwise = action.otherwise or _DROP
+        if text is None or not text.strip():
+            self._fall_back(app, otherwise, f"rewrite failed: {error or 'empty answer'}")
+        else:
+            # keep the sentence's own leading whitespace; the model's spacing is noise
+            text = seg.text[: len(seg.text) - len(seg.text.lstrip())] + text.strip()
+            probe = Segment(text, seg.start, seg.start + len(text), seg.index, seg.kind)
+            ctx = CheckContext(self.passages, "", final=False)
+            findings: list[Finding] = []
+            for i, det in enumerate(self.detectors):
+                outcome = Job(det, probe, ctx, self._deadlines[i], -1, i).run()
+                findings += outcome.findings
+                if outcome.error is not None:
+                    findings.append(Finding(det.name, "error", (probe.start, probe.end)))
+            check = self.policy.decide(findings)
+            if isinstance(check.action, (Allow, Warn)):
+                edit = Edit(seg.start, seg.end, seg.text, text)
+                self._replace(app, "rewrite", "rewritten", [(seg.start, seg.end, text)], (edit,))
+            else:
+                why = "; ".join(f"{f.detector}/{f.label}" for f in findings)
+                self._fall_back(app, otherwise, f"rewrite failed its own check: {why}")
+        self._advance()
+        return self._drain()
 
     def _end_at(
         self,
-        seg: Segment,
+        app: _Applying,
         kind: str,
         fate: Fate,
-        everything: tuple[Finding, ...],
-        rule: str,
-        msg: str,
         earlier: Sequence[Edit] = (),
         replacement: str = "",
     ) -> None:
-        """Remove everything received from ``seg`` on (and ``earlier`` edits), record it."""
+        """Remove everything received from the segment on (and ``earlier`` edits), record it."""
+        seg = app.slot.seg
         self._retract_for(seg)
         rest = Edit(seg.start, self._n, self._slice(seg.start, self._n), replacement)
-        self._act_event(kind, rule, (*earlier, rest), msg, seg)
-        self._segments.append(SegmentResult(seg, fate, everything))
+        self._act_event(kind, app.rule, (*earlier, rest), app.message, seg)
+        self._segments.append(SegmentResult(seg, fate, app.everything))
 
-    def _regenerate(
-        self,
-        slot: _Slot,
-        deciding: tuple[Finding, ...],
-        everything: tuple[Finding, ...],
-        rule: str,
-        msg: str,
-    ) -> None:
+    def _regen_target(self, action: Regenerate) -> str | None:
+        """Who answers the next regeneration: "" the guarded call, or a fallback LLM name;
+        None when every target has used its ``max_attempts``."""
+        if action.max_attempts == 0:
+            return None
+        targets = ([""] if self.can_call else []) + [n for n in action.fallbacks if n in self.llms]
+        turn = self._regens // action.max_attempts
+        return targets[turn] if turn < len(targets) else None
+
+    def _regenerate(self, app: _Applying, action: Regenerate, via: str) -> None:
+        slot = app.slot
         seg = slot.seg
-        self._end_at(seg, "regenerate", "regenerated", everything, rule, msg)
+        self._end_at(app, "regenerate", "regenerated")
+        self._ask(app, "regenerate", via or None, action.feedback)
         self._regens += 1
         self._attempt += 1
         self._drop_pending()
@@ -437,14 +532,26 @@ class StreamGuard:
         self._dedupe = RepeatFilter(["".join(self._chain), self._ledger.text])
         self._dedupe_start = self._n
         self._segmenter = None
-        self.feedback = Feedback(
+
+    def _ask(
+        self,
+        app: _Applying,
+        kind: Literal["regenerate", "rewrite"],
+        via: str | None,
+        template: str | None,
+    ) -> None:
+        """Pause: the driver must make this LLM call before anything else happens."""
+        feedback = Feedback(
             released=self._ledger.text,
-            sentence=seg.text,
-            findings=deciding,
-            attempt=self._regens,
-            evidence=tuple(e for f in deciding for e in f.evidence),
+            sentence=app.slot.seg.text,
+            findings=app.deciding,
+            attempt=self._regens + 1,
+            evidence=tuple(e for f in app.deciding for e in f.evidence),
+            kind=kind,
+            template=template,
         )
-        self.phase = Phase.REGENERATE
+        self.call = LLMCall(kind, via, feedback)
+        self.phase = Phase.CALL
 
     def _drop_pending(self) -> None:
         self._slots.clear()

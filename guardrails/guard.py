@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from detectors.base import Detector
@@ -73,6 +74,7 @@ class Guard:
         *,
         settings: StreamSettings | None = None,
         on_event: EventHook | None = None,
+        llms: Mapping[str, Target] | None = None,
         max_workers: int | None = None,
     ) -> None:
         names = [d.name for d in detectors]
@@ -87,6 +89,12 @@ class Guard:
                     )
         self.detectors: tuple[Detector, ...] = tuple(detectors)
         self.policy = policy or Policy()
+        self.llms: Mapping[str, Target] = MappingProxyType(dict(llms or {}))
+        if missing := sorted(self.policy.llm_names - set(self.llms)):
+            raise ConfigError(
+                f"the policy falls back to LLM(s) {missing}, which are not registered: "
+                f"pass Guard(llms={{name: callable}}) (registered: {sorted(self.llms)})"
+            )
         self.settings = settings or StreamSettings()
         self.on_event = on_event
         self._max_workers = max_workers
@@ -128,7 +136,7 @@ class Guard:
         context: ContextLike = None,
         *,
         inline: bool = True,
-        can_regenerate: bool = False,
+        can_call: bool = False,
         on_event: EventHook | None = None,
     ) -> StreamGuard:
         """The I/O-free core for one call, for callers that drive it themselves."""
@@ -142,7 +150,8 @@ class Guard:
             max_hold_ms=s.max_hold_ms,
             deadline_ms=s.deadline_ms,
             deadlines=dict(s.deadlines),
-            can_regenerate=can_regenerate,
+            can_call=can_call,
+            llms=frozenset(self.llms),
             inline=inline,
             on_event=self._hook(on_event),
         )
@@ -184,13 +193,14 @@ class Guard:
     ) -> Iterator[Event]:
         """Every event of a guarded stream. ``chunks``: a str or an iterable of str."""
         sg = self.stream_guard(
-            context, inline=False, can_regenerate=regenerate is not None, on_event=on_event
+            context, inline=False, can_call=regenerate is not None, on_event=on_event
         )
         return run_sync(
             sg,
             chunks,
             self._executor,
             target=regenerate,
+            llms=self.llms,
             stall_timeout_s=self.settings.stall_timeout_s,
         )
 
@@ -204,13 +214,14 @@ class Guard:
     ) -> AsyncIterator[Event]:
         """Async :meth:`events`; ``chunks`` may be async or sync iterable, or an awaitable."""
         sg = self.stream_guard(
-            context, inline=False, can_regenerate=regenerate is not None, on_event=on_event
+            context, inline=False, can_call=regenerate is not None, on_event=on_event
         )
         return run_async(
             sg,
             chunks,
             self._executor,
             target=regenerate,
+            llms=self.llms,
             stall_timeout_s=self.settings.stall_timeout_s,
         )
 
