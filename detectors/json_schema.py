@@ -245,7 +245,7 @@ class JsonSchemaDetector:
     """Require the answer to be JSON (optionally fenced) that validates against ``model``.
 
     ``model`` is a pydantic model class or its import path
-    ``"package.module:ClassName"``. Findings: ``"invalid_json"`` at the first
+    ``"package.module:ClassName"``; without one only the JSON syntax is checked. Findings: ``"invalid_json"`` at the first
     offending character while streaming, or over the whole answer when the final
     text does not parse; ``"schema_mismatch"`` over the whole answer, its message
     listing pydantic's error locations and messages (``data["errors"]`` has them
@@ -258,11 +258,11 @@ class JsonSchemaDetector:
         self,
         *,
         name: str = "json",
-        model: str | type[BaseModel],
+        model: str | type[BaseModel] | None = None,
         allow_fences: bool = True,
     ) -> None:
         self.name = name
-        self.model: type[BaseModel] = _resolve_model(model, name)
+        self.model: type[BaseModel] | None = None if model is None else _resolve_model(model, name)
         self.allow_fences = allow_fences
 
     def check(self, segment: Segment, ctx: CheckContext) -> list[Finding]:
@@ -295,6 +295,8 @@ class JsonSchemaDetector:
             return [
                 self._finding("invalid_json", whole, f"not valid JSON: {exc}", {"offset": where})
             ]
+        if self.model is None:  # syntax only
+            return []
         try:
             self.model.model_validate_json(body)
         except ValidationError as exc:

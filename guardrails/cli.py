@@ -1,8 +1,12 @@
 """The ``guardrails`` command line.
 
-``guardrails check ANSWER --context CTX [--context CTX2] [--pack NAME | --policy FILE] [--json]``
-validates a text file and prints a report (or JSON). Exit status: 0 passed,
-1 a cut/block/raise fired, 2 bad input or configuration.
+* ``check ANSWER --context CTX [--pack NAME | --policy FILE] [--json]``: validate a
+  text file, print a report (or JSON). Exit 0 passed, 1 a cut/block/raise fired.
+* ``packs list | show PACK | validate FILE... | schema | test PACK...``: policy packs;
+  a PACK is a built-in name or a YAML file. Exit 1 when a pack is invalid or a
+  golden case fails.
+
+Exit status 2 means bad input or configuration.
 """
 
 from __future__ import annotations
@@ -41,6 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--pack", help=f"built-in policy pack (default: {DEFAULT_PACK})")
     source.add_argument("--policy", type=Path, help="a YAML policy pack file")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    packs = sub.add_parser("packs", help="list, show, validate and test policy packs")
+    verbs = packs.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("list", help="the built-in packs")
+    show = verbs.add_parser("show", help="a pack with its extends merged, as YAML")
+    show.add_argument("pack", help="built-in name or YAML file")
+    validate = verbs.add_parser("validate", help="check pack files; exit 1 on errors")
+    validate.add_argument("packs", nargs="+", help="built-in names or YAML files")
+    verbs.add_parser("schema", help="the JSON Schema of a pack file, for editors")
+    test = verbs.add_parser("test", help="run the golden tests: cases of packs")
+    test.add_argument("packs", nargs="+", help="built-in names or YAML files")
     return parser
 
 
@@ -130,10 +145,72 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _load(pack: str) -> tuple[Any, str]:
+    """A built-in pack name or a file -> (resolved spec, how to name it)."""
+    from policies.loader import load_file, load_pack
+
+    path = Path(pack)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_file(path), str(path)
+    return load_pack(pack), pack
+
+
+def _packs(args: argparse.Namespace) -> int:
+    import yaml
+
+    from guardrails.golden import run_cases
+    from guardrails.guard import Guard
+    from policies.loader import builtin_packs, pack_json_schema
+
+    if args.verb == "schema":
+        print(json.dumps(pack_json_schema(), indent=2))
+        return 0
+    if args.verb == "list":
+        for name in builtin_packs():
+            try:
+                spec, _ = _load(name)
+                Guard.from_pack(name).close()
+                state = ""
+            except GuardrailError as exc:
+                state = f"  [unavailable: {exc}]"
+                spec = None
+            about = " ".join((spec.description if spec else "").split())
+            print(f"{name:<14} built-in  {about}{state}")
+        return 0
+    if args.verb == "show":
+        spec, _ = _load(args.pack)
+        data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+        return 0
+    failed = 0
+    for pack in args.packs:
+        try:
+            spec, name = _load(pack)
+            guard = Guard._from_spec(spec, name)
+        except GuardrailError as exc:
+            print(f"{pack}: INVALID: {exc}")
+            failed += 1
+            continue
+        if args.verb == "validate":
+            print(f"{name}: ok ({len(spec.detectors)} detectors, {len(spec.rules)} rules)")
+            guard.close()
+            continue
+        outcomes = run_cases(guard, spec.tests)
+        guard.close()
+        if not outcomes:
+            print(f"{name}: no tests")
+        for outcome in outcomes:
+            print(f"{name:<14} {'PASS' if outcome.passed else 'FAIL'}  {outcome.name}")
+            for problem in outcome.problems:
+                print(f"{'':<20}{problem}")
+        failed += sum(not o.passed for o in outcomes)
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _check(args)
+        return _packs(args) if args.command == "packs" else _check(args)
     except GuardrailError as exc:
         print(f"guardrails: error: {exc}", file=sys.stderr)
         return 2

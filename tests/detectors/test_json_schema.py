@@ -249,3 +249,12 @@ def test_offsets_are_consistent_with_the_parser(text: str) -> None:
         # everything before the offending character is still a viable prefix
         assert first_invalid_offset(text[:offset], allow_fences=False) is None
         assert first_invalid_offset(text[: offset + 1], allow_fences=False) == offset
+
+
+def test_without_a_model_only_the_syntax_is_checked() -> None:
+    detector = JsonSchemaDetector()
+    text = '{"anything": [1, 2]}'
+    assert detector.check(Segment(text, 0, len(text)), CheckContext(final=True)) == []
+    bad = '{"a": }'
+    (finding,) = detector.check(Segment(bad, 0, len(bad)), CheckContext(final=True))
+    assert finding.label == "invalid_json"
