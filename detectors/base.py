@@ -111,13 +111,21 @@ class CheckContext:
     the last check of the answer: nothing more will follow this segment.
     """
 
-    __slots__ = ("_parts", "_prefix", "_upto", "final", "passages", "prefix_len")
+    __slots__ = ("_parts", "_prefix", "_upto", "final", "memo", "passages", "prefix_len")
 
     def __init__(
-        self, passages: Sequence[Passage] = (), prefix: str = "", final: bool = False
+        self,
+        passages: Sequence[Passage] = (),
+        prefix: str = "",
+        final: bool = False,
+        memo: dict[str, Any] | None = None,
     ) -> None:
         self.passages: tuple[Passage, ...] = tuple(passages)
         self.final = final
+        # One dict per call, shared by every check of that call: work that depends only
+        # on the context (splitting passages into windows, embedding them) is done once.
+        # Store values under your detector's name; computing twice is harmless.
+        self.memo: dict[str, Any] = memo if memo is not None else {}
         self._prefix: str | None = prefix
         self._parts: Sequence[str] = ()
         self._upto = 0
@@ -131,13 +139,14 @@ class CheckContext:
         upto: int,
         prefix_len: int,
         final: bool,
+        memo: dict[str, Any] | None = None,
     ) -> CheckContext:
         """A context whose prefix is ``"".join(parts[:upto])``, joined only if read.
 
         ``parts`` may keep growing after this call (the engine appends to it); only
         the first ``upto`` items belong to this context.
         """
-        ctx = cls(passages, "", final)
+        ctx = cls(passages, "", final, memo)
         ctx._prefix = None
         ctx._parts = parts
         ctx._upto = upto

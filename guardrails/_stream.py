@@ -146,6 +146,7 @@ class StreamGuard:
         self.call: LLMCall | None = None
         self._rewriting: tuple[_Applying, Correct] | None = None
         self._tally: dict[int, int] = {}
+        self._memo: dict[str, object] = {}
         self.result: GuardResult | None = None
         self._upstream: list[str] = []
         self._n = 0
@@ -303,7 +304,7 @@ class StreamGuard:
         sid = self._next_slot
         self._next_slot += 1
         ctx = CheckContext.lazy(
-            self.passages, self._chain, len(self._chain), self._chain_len, final
+            self.passages, self._chain, len(self._chain), self._chain_len, final, self._memo
         )
         self._slots[sid] = _Slot(seg, len(self._chain), [None] * len(self.detectors))
         self._order.append(sid)
@@ -477,7 +478,7 @@ class StreamGuard:
             # keep the sentence's own leading whitespace; the model's spacing is noise
             text = seg.text[: len(seg.text) - len(seg.text.lstrip())] + text.strip()
             probe = Segment(text, seg.start, seg.start + len(text), seg.index, seg.kind)
-            ctx = CheckContext(self.passages, "", final=False)
+            ctx = CheckContext(self.passages, "", final=False, memo=self._memo)
             findings: list[Finding] = []
             for i, det in enumerate(self.detectors):
                 outcome = Job(det, probe, ctx, self._deadlines[i], -1, i).run()
