@@ -21,7 +21,7 @@ from detectors.pii import PIIDetector
 from detectors.regex import RegexDetector
 from guardrails.errors import ConfigError
 
-__all__ = ["DETECTOR_TYPES", "detector_type"]
+__all__ = ["DETECTOR_TYPES", "PLANNED_TYPES", "detector_type"]
 
 DETECTOR_TYPES: Mapping[str, type[Detector]] = MappingProxyType(
     {
@@ -34,17 +34,38 @@ DETECTOR_TYPES: Mapping[str, type[Detector]] = MappingProxyType(
 )
 """YAML type name -> detector class."""
 
+_GROUNDING = "arrives with the grounding models"
+PLANNED_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "grounding": _GROUNDING,
+        "nli": _GROUNDING,
+        "numeric": _GROUNDING,
+        "entities": _GROUNDING,
+        "lexical": _GROUNDING,
+        "embedding": _GROUNDING,
+        "claims": _GROUNDING,
+    }
+)
+"""Detector types a later version adds -> when. Naming one is an error, never a no-op."""
+
 
 def detector_type(name: str) -> type[Detector]:
     """Return the detector class registered as ``name``.
 
-    Raises :class:`~guardrails.errors.ConfigError` for an unknown name, with a
-    "did you mean" suggestion when one is close.
+    Raises :class:`~guardrails.errors.ConfigError` for a planned type this
+    version does not have yet (a pack that needs it must fail, not pass
+    silently) and for an unknown name, with a "did you mean" suggestion when one
+    is close.
     """
     try:
         return DETECTOR_TYPES[name]
     except (KeyError, TypeError):
         pass
+    if isinstance(name, str) and name in PLANNED_TYPES:
+        raise ConfigError(
+            f"detector type {name!r} is not available yet in this version "
+            f"({PLANNED_TYPES[name]}); available types: {', '.join(sorted(DETECTOR_TYPES))}"
+        )
     known = ", ".join(sorted(DETECTOR_TYPES))
     close = None
     if isinstance(name, str):

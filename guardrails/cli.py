@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrails import __version__
-from guardrails.errors import Blocked, GuardrailError
+from guardrails.errors import Blocked, ConfigError, GuardrailError
 
 __all__ = ["main"]
 
@@ -172,7 +172,8 @@ def _packs(args: argparse.Namespace) -> int:
                 Guard.from_pack(name).close()
                 state = ""
             except GuardrailError as exc:
-                state = f"  [unavailable: {exc}]"
+                detail = exc.detail if isinstance(exc, ConfigError) else str(exc)
+                state = f"  [unavailable: {detail.splitlines()[0]}]"
                 spec = None
             about = " ".join((spec.description if spec else "").split())
             print(f"{name:<14} built-in  {about}{state}")
@@ -180,6 +181,7 @@ def _packs(args: argparse.Namespace) -> int:
     if args.verb == "show":
         spec, _ = _load(args.pack)
         data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.pop("extends", None)  # already merged in: the output stands on its own
         print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
         return 0
     failed = 0

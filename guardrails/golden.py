@@ -47,9 +47,7 @@ def run_case(guard: Guard, case: Any) -> CaseOutcome:
             events.append(event)
     except (Blocked, UpstreamError):
         pass  # the result is in the Done event; expect.passed says whether this was wanted
-    result: GuardResult | None = next(
-        (e.result for e in events if isinstance(e, Done)), None
-    )
+    result: GuardResult | None = next((e.result for e in events if isinstance(e, Done)), None)
     if result is None:
         return CaseOutcome(case.name, ("the stream ended without a result",), "")
     problems = _compare(case.expect, result, events)

@@ -1,236 +1,71 @@
-"""YAML policy packs -> detectors, a :class:`Policy` and stream settings.
+"""YAML policy packs -> detectors, a :class:`~policies.rules.Policy` and stream settings.
 
 A pack::
 
-    name: pii-redact
-    description: Redact personal data mid-stream.
-    stream: {mode: hold, max_hold_chars: 4000}
+    name: support-bot
+    version: 2
+    description: Redact personal data; never name competitors.
+    extends: [pii-redact, ./house-rules.yaml]   # built-in names or relative paths
+    stream: {mode: hold, max_hold_chars: 4000, deadlines: {words: 50}}
     on_error: fail_closed
     detectors:
-      pii: {type: pii}
+      words: {type: banned, phrases: [acme corp], fuzzy: false}
     rules:
-      - when: {detector: pii}
-        action: redact
+      - name: no-competitors
+        when: {detector: words}
+        action: {type: regenerate, max_attempts: 2, else: cut}
+      - when: {detector: pii, label: [email, phone], scope: response, more_than: 2}
+        action: block
     default: warn
+    tests:
+      - name: redacts a phone number
+        input: ["Call 555-", "123-4567 today."]
+        expect: {output: "Call [PHONE] today.", actions: [redact]}
 
-Everything is validated strictly (unknown keys are errors, never ignored);
-errors name the file and the dotted key.
+``extends`` merges parents in order, the extending pack last (see
+:meth:`PackSpec.merged_with`): scalar keys set later win, ``stream`` merges key
+by key, ``detectors`` by name, rules of the extending pack come first, tests
+are concatenated. A pack reached twice (a diamond) is merged once, where it is
+first reached; a cycle is an error.
+
+Everything is validated strictly, each file on its own first, and every error
+is a :class:`~guardrails.errors.ConfigError` whose ``where`` is
+``"<file>:<line>:<col>: <dotted.key>"``; its message names the bad value and
+what was expected (with a "did you mean" when a known name is close).
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from functools import reduce
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_type_hints
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticOmit
 
-from detectors.base import Detector
-from detectors.registry import detector_type
 from guardrails.errors import ConfigError
-from policies.actions import Action, Allow, Block, Correct, Cut, Raise, Regenerate, Warn
-from policies.rules import Policy, Rule, When
+from policies._yaml import Document, KeyPath, read_yaml, suggest, validation_error
+from policies.schema import Expect, GoldenCase, PackSpec, StreamSpec
 
-__all__ = ["PACKS_DIR", "PackSpec", "builtin_packs", "load_file", "load_pack", "parse_pack"]
+__all__ = [
+    "PACKS_DIR",
+    "Expect",
+    "GoldenCase",
+    "PackSpec",
+    "StreamSpec",
+    "builtin_packs",
+    "load_file",
+    "load_pack",
+    "pack_json_schema",
+    "parse_pack",
+]
 
 PACKS_DIR = Path(__file__).parent / "packs"
-_STRICT = ConfigDict(extra="forbid", frozen=True)
-_SHORT: dict[str, Action] = {
-    "allow": Allow(),
-    "warn": Warn(),
-    "cut": Cut(),
-    "drop": Correct("drop"),
-    "redact": Correct("redact"),
-    "block": Block(),
-    "raise": Raise(),
-    "regenerate": Regenerate(),
-}
+"""Where the built-in packs live, one ``<name>.yaml`` each."""
 
-
-class StreamSpec(BaseModel):
-    model_config = _STRICT
-    mode: Literal["hold", "pass"] = "hold"
-    max_hold_chars: Annotated[int, Field(gt=0)] | None = 4000
-    max_hold_ms: Annotated[float, Field(gt=0)] | None = None
-    deadline_ms: Annotated[float, Field(gt=0)] = 2000.0
-    deadlines: dict[str, Annotated[float, Field(gt=0)]] = {}
-    stall_timeout_s: Annotated[float, Field(gt=0)] | None = None
-
-
-class ActionSpec(BaseModel):
-    model_config = _STRICT
-    type: Literal["allow", "warn", "cut", "correct", "block", "raise", "regenerate"]
-    strategy: Literal["drop", "redact"] = "drop"
-    mask: str = "label"
-    mask_char: str = "*"
-    message: str | None = None
-    max_attempts: Annotated[int, Field(ge=0)] = 1
-    else_: ActionSpec | str | None = Field(None, alias="else")
-
-    def build(self) -> Action:
-        if self.type == "correct":
-            return Correct(self.strategy, self.mask, self.mask_char)
-        if self.type == "regenerate":
-            return Regenerate(self.max_attempts, _action(self.else_) if self.else_ else None)
-        if self.type == "block":
-            return Block(self.message) if self.message else Block()
-        if self.type == "raise":
-            return Raise(self.message) if self.message else Raise()
-        return _SHORT[self.type]
-
-
-def _action(spec: ActionSpec | str) -> Action:
-    if isinstance(spec, str):
-        if spec not in _SHORT:
-            raise ConfigError(f"unknown action {spec!r}; expected one of {sorted(_SHORT)}")
-        return _SHORT[spec]
-    return spec.build()
-
-
-class WhenSpec(BaseModel):
-    model_config = _STRICT
-    detector: str | None = None
-    label: str | list[str] | None = None
-    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_score: Annotated[float, Field(ge=0, le=1)] = 1.0
-
-
-class RuleSpec(BaseModel):
-    model_config = _STRICT
-    name: str = ""
-    when: WhenSpec = WhenSpec()
-    action: ActionSpec | str
-    message: str = ""
-
-    def build(self) -> Rule:
-        labels = self.when.label
-        labels = [labels] if isinstance(labels, str) else (labels or [])
-        when = When(self.when.detector, frozenset(labels), self.when.min_score, self.when.max_score)
-        return Rule(when, _action(self.action), self.message, self.name)
-
-
-class DetectorSpec(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-    type: str
-
-
-class PackSpec(BaseModel):
-    """A parsed pack. ``build()`` makes the objects a Guard is assembled from."""
-
-    model_config = _STRICT
-    name: str
-    version: str | int = 1
-    description: str = ""
-    stream: StreamSpec = StreamSpec()
-    on_error: Literal["fail_open", "fail_closed"] = "fail_open"
-    error_action: ActionSpec | str = "cut"
-    deadline_ms: Annotated[float, Field(gt=0)] | None = None
-    detectors: dict[str, DetectorSpec] = {}
-    rules: list[RuleSpec] = []
-    default: ActionSpec | str = "warn"
-
-    def build(self, source: str = "") -> tuple[list[Detector], Policy, StreamSpec]:
-        """Detectors, policy and stream settings; errors name ``source`` and the key."""
-        where = f"{source or 'pack ' + repr(self.name)}: "
-        detectors = [
-            _at(where + f"detectors.{n}", _build_detector, n, spec)
-            for n, spec in self.detectors.items()
-        ]
-        rules = [_at(where + f"rules.{i}", r.build) for i, r in enumerate(self.rules)]
-        for i, rule in enumerate(rules):
-            if rule.when.detector is not None and rule.when.detector not in self.detectors:
-                raise ConfigError(
-                    f"names detector {rule.when.detector!r}, which the pack does not declare "
-                    f"(declared: {sorted(self.detectors)})",
-                    where=where + f"rules.{i}.when.detector",
-                )
-        policy = Policy(
-            rules,
-            default=_at(where + "default", _action, self.default),
-            on_error=self.on_error,
-            error_action=_at(where + "error_action", _action, self.error_action),
-        )
-        stream = self.stream
-        if self.deadline_ms is not None:
-            stream = stream.model_copy(update={"deadline_ms": self.deadline_ms})
-        return detectors, policy, stream
-
-
-T = TypeVar("T")
-
-
-def _at(where: str, build: Callable[..., T], *args: Any) -> T:
-    """Run one build step; a ConfigError from it is re-raised naming ``where``."""
-    try:
-        return build(*args)
-    except ConfigError as exc:
-        inner = f"{where}.{exc.where}" if exc.where else where
-        raise ConfigError(exc.detail, where=inner) from None
-
-
-def _options_model(cls: type[Any]) -> type[BaseModel]:
-    """A strict pydantic model of a detector's keyword-only ``__init__`` options."""
-    init = cls.__init__
-    hints = get_type_hints(init)
-    fields: dict[str, Any] = {}
-    for p in inspect.signature(init).parameters.values():
-        if p.name in ("self", "name") or p.kind is not p.KEYWORD_ONLY:
-            continue
-        default = ... if p.default is p.empty else p.default
-        fields[p.name] = (hints.get(p.name, Any), default)
-    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-    model: type[BaseModel] = create_model(f"{cls.__name__}Options", __config__=config, **fields)
-    return model
-
-
-def _build_detector(name: str, spec: DetectorSpec) -> Detector:
-    cls: type[Any] = detector_type(spec.type)
-    options = dict(spec.model_extra or {})
-    try:
-        valid = _options_model(cls).model_validate(options)
-    except ValidationError as exc:
-        errors = exc.errors()
-        if len(errors) == 1:  # name the exact key
-            key = ".".join(str(x) for x in errors[0]["loc"])
-            raise ConfigError(_describe(exc, "").split(": ", 1)[1], where=key) from None
-        raise ConfigError(_describe(exc)) from None
-    kwargs = {k: getattr(valid, k) for k in type(valid).model_fields if k in options}
-    det: Detector = cls(name=name, **kwargs)
-    return det
-
-
-def _describe(exc: ValidationError, prefix: str = "") -> str:
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(x) for x in (prefix, *err["loc"]) if x != "")
-        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
-        parts.append(f"{key}: {err['msg']}{got}")
-    return "; ".join(parts)
-
-
-def parse_pack(data: object, source: str) -> PackSpec:
-    """Validate a decoded YAML document as a pack."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"a pack must be a mapping, got {type(data).__name__}", where=source)
-    try:
-        return PackSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc), where=source) from None
-
-
-def load_file(path: Path) -> PackSpec:
-    """Read and validate a pack file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read pack: {exc}", where=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", where=str(path)) from None
-    return parse_pack(data, str(path))
+_Chain = tuple[tuple[Path, str], ...]
 
 
 def builtin_packs() -> list[str]:
@@ -239,8 +74,125 @@ def builtin_packs() -> list[str]:
 
 
 def load_pack(name: str) -> PackSpec:
-    """A built-in pack by name."""
-    path = PACKS_DIR / f"{name}.yaml"
+    """A built-in pack by name, merged with what it extends."""
+    known = builtin_packs()
+    if name not in known:
+        raise ConfigError(
+            f"unknown pack {name!r}{suggest(name, known)} (built-in packs: {', '.join(known)})"
+        )
+    return load_file(PACKS_DIR / f"{name}.yaml")
+
+
+def load_file(path: str | Path) -> PackSpec:
+    """Read, validate and merge a pack file with the packs it ``extends``."""
+    path = Path(path)
+    return _resolve(read_yaml(path), path.parent, path.resolve())
+
+
+def parse_pack(data: object, source: str, *, base_dir: Path | None = None) -> PackSpec:
+    """Validate an already decoded pack; errors name ``source`` and the dotted key.
+
+    Relative ``extends`` paths resolve against ``base_dir`` (default: the
+    current directory).
+    """
+    return _resolve(Document(source, data), base_dir or Path.cwd(), None)
+
+
+def pack_json_schema() -> dict[str, object]:
+    """JSON Schema of a pack file, for editors (YAML language servers read it too)."""
+    schema = _prune(PackSpec.model_json_schema(by_alias=True, schema_generator=_EditorSchema))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "groundrail policy pack",
+    }
+
+
+def _prune(node: Any) -> Any:
+    """Drop the match-anything ``{}`` a Python-only union member leaves in ``anyOf``."""
+    if isinstance(node, dict):
+        return {
+            k: [_prune(c) for c in v if c != {}] if k == "anyOf" else _prune(v)
+            for k, v in node.items()
+        }
+    return [_prune(item) for item in node] if isinstance(node, list) else node
+
+
+class _EditorSchema(GenerateJsonSchema):
+    """Leaves out what JSON cannot express (a Python class as a detector option)."""
+
+    def handle_invalid_for_json_schema(
+        self, schema: CoreSchema, error_info: str
+    ) -> JsonSchemaValue:
+        raise PydanticOmit
+
+
+# ----------------------------------------------------------------- resolving
+
+
+def _resolve(doc: Document, base_dir: Path, real: Path | None) -> PackSpec:
+    """Validate ``doc``, collect what it extends, merge, then check references."""
+    order: list[PackSpec] = []
+    chain: _Chain = ((real, doc.source),) if real else ()
+    _collect(doc, base_dir, chain, {real} if real else set(), order)
+    merged = reduce(PackSpec.merged_with, order)
+    merged.check_references()
+    return merged
+
+
+def _collect(
+    doc: Document, base_dir: Path, chain: _Chain, seen: set[Path], order: list[PackSpec]
+) -> None:
+    """Append ``doc``'s ancestors, then ``doc``'s own pack, to ``order`` (each once)."""
+    spec = _validate(doc)
+    data = doc.data if isinstance(doc.data, Mapping) else {}
+    for i, ref in enumerate(spec.extends):
+        key: KeyPath = ("extends", i) if isinstance(data.get("extends"), list) else ("extends",)
+        where = doc.where(key)
+        target = _parent(ref, base_dir, where)
+        real = target.resolve()
+        if real in (p for p, _ in chain):
+            start = next(n for n, (p, _) in enumerate(chain) if p == real)
+            names = [name for _, name in chain[start:]] + [str(target)]
+            raise ConfigError("extends cycle: " + " -> ".join(names), where=where)
+        if real in seen:  # a diamond: already merged where first reached
+            continue
+        seen.add(real)
+        parent = read_yaml(target)
+        _collect(parent, target.parent, (*chain, (real, parent.source)), seen, order)
+    order.append(spec)
+
+
+def _parent(ref: str, base_dir: Path, where: str) -> Path:
+    """The file ``extends: ref`` means: a built-in name, or a path (relative to ``base_dir``)."""
+    if not any(c in ref for c in "/\\") and not ref.endswith((".yaml", ".yml")):
+        known = builtin_packs()
+        if ref not in known:
+            raise ConfigError(
+                f"unknown built-in pack {ref!r}{suggest(ref, known)} (built-in packs: "
+                f"{', '.join(known)}; a file path must end in .yaml or .yml)",
+                where=where,
+            )
+        return PACKS_DIR / f"{ref}.yaml"
+    path = Path(ref).expanduser()
+    path = path if path.is_absolute() else base_dir / path
     if not path.is_file():
-        raise ConfigError(f"unknown pack {name!r}; built-in packs: {builtin_packs()}")
-    return load_file(path)
+        raise ConfigError(f"no pack file {ref!r} (looked for {path})", where=where)
+    return path
+
+
+def _validate(doc: Document) -> PackSpec:
+    """One file's pack, validated on its own so that errors name that file."""
+    data = doc.data
+    if not isinstance(data, Mapping):
+        got = "an empty file" if data is None else f"{type(data).__name__} {repr(data)[:40]}"
+        raise ConfigError(
+            f"a pack must be a mapping of keys (name, detectors, rules, ...), got {got}",
+            where=doc.where(()),
+        )
+    try:
+        spec = PackSpec.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, doc, PackSpec) from None
+    spec.locate(doc)
+    return spec

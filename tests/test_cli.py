@@ -61,3 +61,57 @@ def test_bad_input_exits_two_with_a_clear_message(
 ) -> None:
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_packs_list_names_every_builtin_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["packs", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("pii-redact", "json-output", "rag-strict", "rag-balanced", "support-bot", "audit"):
+        assert name in out
+    assert "not available yet" in out  # packs that need the grounding models say so
+
+
+def test_packs_test_runs_the_golden_cases(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["packs", "test", "pii-redact", "json-output"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 6
+    assert "FAIL" not in out
+
+
+def test_packs_test_reports_a_failing_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "name: p\ndetectors:\n  pii: {type: pii}\nrules:\n  - when: {detector: pii}\n    action: redact\n"
+        "tests:\n  - name: wrong on purpose\n    input: 'Mail a@b.com.'\n    expect: {output: 'Mail a@b.com.'}\n",
+        encoding="utf-8",
+    )
+    assert main(["packs", "test", str(pack)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  wrong on purpose" in out
+    assert "expected 'Mail a@b.com.', got 'Mail [EMAIL].'" in out
+
+
+def test_packs_validate_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    child = tmp_path / "child.yaml"
+    child.write_text("name: child\nextends: pii-redact\nrules: []\n", encoding="utf-8")
+    assert main(["packs", "validate", str(child)]) == 0
+    assert "ok (1 detectors" in capsys.readouterr().out
+    assert main(["packs", "show", str(child)]) == 0
+    shown = capsys.readouterr().out
+    assert "name: child" in shown
+    assert "redact-pii" in shown  # the parent's rule, merged in
+    assert "extends" not in shown
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nrulez: []\n", encoding="utf-8")
+    assert main(["packs", "validate", str(bad)]) == 1
+    assert "bad.yaml:2:1: rulez" in capsys.readouterr().out
+
+
+def test_packs_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["packs", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    text = json.dumps(schema)
+    assert "extends" in text
+    assert "regenerate" in text
