@@ -44,7 +44,7 @@ def run_case(guard: Guard, case: Any) -> CaseOutcome:
         for event in guard.events(
             llm.stream(), case.context, regenerate=llm.stream if case.responses else None
         ):
-            events.append(event)
+            events.append(event)  # noqa: PERF402 (keep what came before an exception)
     except (Blocked, UpstreamError):
         pass  # the result is in the Done event; expect.passed says whether this was wanted
     result: GuardResult | None = next((e.result for e in events if isinstance(e, Done)), None)
