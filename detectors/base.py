@@ -86,6 +86,12 @@ class Finding:
     ``"error"`` (the detector raised or returned garbage) and ``"timeout"``.
     ``replacement`` is the detector's suggestion for a ``redact``/``fix``
     action; policies may ignore it.
+
+    ``info`` findings report without complaining (a sentence found
+    ``supported``, ``not_a_claim``): rules may still act on them, but the
+    policy's default action does not apply. ``support`` is the probability,
+    0..1, that the context supports the sentence, from grounding detectors;
+    the engine turns it into ``SegmentResult.support`` and ``label``.
     """
 
     detector: str
@@ -96,6 +102,8 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     replacement: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    info: bool = False
+    support: float | None = None
 
     @property
     def is_error(self) -> bool:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["Fate", "Feedback", "GuardResult", "Label", "SegmentResult"]
 
 Label = Literal["supported", "unsupported", "contradicted", "not_a_claim"]
+_LABELS = frozenset(("supported", "unsupported", "contradicted", "not_a_claim"))
 Fate = Literal[
     "released",
     "redacted",
@@ -39,6 +40,22 @@ class SegmentResult:
     label: Label | None = None
     support: float | None = None
     evidence: tuple[Evidence, ...] = ()
+
+    @classmethod
+    def of(cls, segment: Segment, fate: Fate, findings: tuple[Finding, ...]) -> SegmentResult:
+        """Grounding label, support and evidence from the findings that carry a support.
+
+        The least supported of them speaks for the segment; code and blank segments,
+        and segments a detector marked ``not_a_claim``, are ``not_a_claim``.
+        """
+        graded = [f for f in findings if f.support is not None]
+        if graded:
+            worst = min(graded, key=lambda f: f.support or 0.0)
+            label = worst.label if worst.label in _LABELS else None
+            return cls(segment, fate, findings, label, worst.support, worst.evidence)  # type: ignore[arg-type]
+        if segment.kind != "text" or any(f.label == "not_a_claim" for f in findings):
+            return cls(segment, fate, findings, "not_a_claim")
+        return cls(segment, fate, findings)
 
     @property
     def text(self) -> str:

@@ -389,7 +389,7 @@ class StreamGuard:
                 self._act_event("warn", app.rule, (), app.message, slot.seg)
             if self.mode == "hold":
                 self._release(Piece(slot.seg.text, slot.seg.start, slot.seg.end, True))
-            self._segments.append(SegmentResult(slot.seg, "released", app.everything))
+            self._segments.append(SegmentResult.of(slot.seg, "released", app.everything))
 
     def _fall_back(self, app: _Applying, action: Action, why: str) -> None:
         matches = tuple(
@@ -457,7 +457,7 @@ class StreamGuard:
                     self._release(Piece(edit.replacement, edit.start, edit.end, False))
         if resume > seg.end:  # pass mode: give back what followed the corrected segment
             self._release(Piece(self._slice(seg.end, resume), seg.end, resume, True))
-        self._segments.append(SegmentResult(seg, fate, app.everything))
+        self._segments.append(SegmentResult.of(seg, fate, app.everything))
 
     def rewritten(self, text: str | None, error: str | None = None) -> list[Event]:
         """The driver's answer to a ``rewrite`` call (``None`` and ``error`` if it failed).
@@ -508,7 +508,7 @@ class StreamGuard:
         self._retract_for(seg)
         rest = Edit(seg.start, self._n, self._slice(seg.start, self._n), replacement)
         self._act_event(kind, app.rule, (*earlier, rest), app.message, seg)
-        self._segments.append(SegmentResult(seg, fate, app.everything))
+        self._segments.append(SegmentResult.of(seg, fate, app.everything))
 
     def _regen_target(self, action: Regenerate) -> str | None:
         """Who answers the next regeneration: "" the guarded call, or a fallback LLM name;

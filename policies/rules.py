@@ -171,7 +171,7 @@ class Policy:
                 if bucket[i] <= rule.when.more_than:
                     continue  # below the threshold: the next rules decide
             return Match(finding, rule, rule.action)
-        return Match(finding, None, self.default)
+        return Match(finding, None, Allow() if finding.info else self.default)
 
     def decide(self, findings: Sequence[Finding], tally: dict[int, int] | None = None) -> Verdict:
         """The verdict for one segment given all its findings.

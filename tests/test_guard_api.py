@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import guardrails as gr
 from detectors.banned import BannedPhrases
-from detectors.base import CheckContext, Finding, Passage, Segment
+from detectors.base import CheckContext, Evidence, Finding, Passage, Segment
 from detectors.json_schema import JsonSchemaDetector
 from detectors.pii import PIIDetector
 from guardrails.events import ActionEvent, Done, FindingEvent, TextDelta
@@ -461,3 +461,34 @@ def test_error_tree() -> None:
     err = gr.ConfigError("bad value 3", where="pack.yaml: rules.0")
     assert str(err) == "pack.yaml: rules.0: bad value 3"
     assert err.detail == "bad value 3"
+
+
+class Grader:
+    """Grades sentences by a keyword, like a grounding detector would."""
+
+    name = "grader"
+    cpu_bound = False
+
+    def check(self, segment: Segment, ctx: CheckContext) -> list[Finding]:
+        if segment.kind != "text":
+            return []
+        span = (segment.start, segment.end)
+        evidence = (Evidence(0, 0, 5, "Paris", {"nli": 0.9}),)
+        if "Paris" in segment.text:
+            return [
+                Finding("grader", "supported", span, 0.9, info=True, support=0.9, evidence=evidence)
+            ]
+        return [Finding("grader", "unsupported", span, 0.8, "not in the context", support=0.2)]
+
+
+def test_support_findings_become_segment_labels_and_result_support() -> None:
+    guard = gr.Guard(
+        [Grader()], Policy([Rule(When("grader", labels=frozenset({"unsupported"})), gr.Warn())])
+    )
+    result = guard.validate("It is Paris. It has 9 moons.\n```\ncode\n```")
+    labels = [(s.label, s.support) for s in result.segments]
+    assert labels == [("supported", 0.9), ("unsupported", 0.2), ("not_a_claim", None)]
+    assert result.segments[0].evidence[0].text == "Paris"
+    assert result.support == 0.2
+    # the info finding took no action; the unsupported one warned
+    assert [a.action for a in result.actions] == ["warn"]
