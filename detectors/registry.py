@@ -15,10 +15,18 @@ from rapidfuzz import process, utils
 
 from detectors.banned import BannedPhrases
 from detectors.base import Detector
+from detectors.claims import ClaimFilter
+from detectors.embedding import EmbeddingSimilarity
+from detectors.entities import EntityCheck
+from detectors.grounding import Grounding
 from detectors.json_schema import JsonSchemaDetector
 from detectors.length import LengthLimit
+from detectors.lexical import LexicalSupport
+from detectors.nli import NLICheck
+from detectors.numeric import NumericCheck
 from detectors.pii import PIIDetector
 from detectors.regex import RegexDetector
+from detectors.self_consistency import SelfConsistency
 from guardrails.errors import ConfigError
 
 __all__ = ["DETECTOR_TYPES", "PLANNED_TYPES", "detector_type"]
@@ -30,22 +38,19 @@ DETECTOR_TYPES: Mapping[str, type[Detector]] = MappingProxyType(
         "pii": PIIDetector,
         "json_schema": JsonSchemaDetector,
         "length": LengthLimit,
+        "claims": ClaimFilter,
+        "numeric": NumericCheck,
+        "entities": EntityCheck,
+        "lexical": LexicalSupport,
+        "embedding": EmbeddingSimilarity,
+        "nli": NLICheck,
+        "grounding": Grounding,
+        "self_consistency": SelfConsistency,
     }
 )
 """YAML type name -> detector class."""
 
-_GROUNDING = "arrives with the grounding models"
-PLANNED_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "grounding": _GROUNDING,
-        "nli": _GROUNDING,
-        "numeric": _GROUNDING,
-        "entities": _GROUNDING,
-        "lexical": _GROUNDING,
-        "embedding": _GROUNDING,
-        "claims": _GROUNDING,
-    }
-)
+PLANNED_TYPES: Mapping[str, str] = MappingProxyType({})
 """Detector types a later version adds -> when. Naming one is an error, never a no-op."""
 
 

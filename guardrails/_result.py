@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from detectors.base import Evidence, Finding, Segment
 
@@ -51,8 +51,10 @@ class SegmentResult:
         graded = [f for f in findings if f.support is not None]
         if graded:
             worst = min(graded, key=lambda f: f.support or 0.0)
-            label = worst.label if worst.label in _LABELS else None
-            return cls(segment, fate, findings, label, worst.support, worst.evidence)  # type: ignore[arg-type]
+            # a number that differs from the evidence contradicts it
+            name = "contradicted" if worst.label == "number_mismatch" else worst.label
+            label = cast(Label, name) if name in _LABELS else None
+            return cls(segment, fate, findings, label, worst.support, worst.evidence)
         if segment.kind != "text" or any(f.label == "not_a_claim" for f in findings):
             return cls(segment, fate, findings, "not_a_claim")
         return cls(segment, fate, findings)
