@@ -91,6 +91,17 @@ def _result_json(result: Any) -> dict[str, Any]:
                 "text": s.text,
                 "fate": s.fate,
                 "label": s.label,
+                "support": s.support,
+                "evidence": [
+                    {
+                        "passage": e.passage,
+                        "start": e.start,
+                        "end": e.end,
+                        "text": e.text,
+                        "scores": dict(e.scores),
+                    }
+                    for e in s.evidence
+                ],
                 "findings": [finding(f) for f in s.findings],
             }
             for s in result.segments
@@ -112,9 +123,14 @@ def _report(result: Any, name: str) -> str:
     for s in result.segments:
         if not s.findings and s.fate == "released":
             continue
-        lines.append(f"  [{s.segment.index}] {s.fate:<11} {s.text.strip()[:90]!r}")
+        grade = f" {s.label} (support {s.support:.2f})" if s.support is not None else ""
+        lines.append(f"  [{s.segment.index}] {s.fate:<11} {s.text.strip()[:90]!r}{grade}")
         lines += [
             f"        {f.detector}/{f.label} ({f.score:.2f}): {f.message}" for f in s.findings
+        ]
+        lines += [
+            f"        evidence: passage {e.passage + 1} [{e.start}:{e.end}] {e.text.strip()[:90]!r}"
+            for e in s.evidence[:1]
         ]
     quiet = sum(1 for s in result.segments if not s.findings and s.fate == "released")
     lines.append(f"  {quiet} segment(s) without findings")
