@@ -152,10 +152,11 @@ class Grounding:
         span: tuple[int, int],
         windows: Sequence[Window],
     ) -> list[Finding]:
-        lexical, _ = lexical_support(claim, windows)
+        normalized = ctx.memo[f"{self.name}.normalized"]
+        lexical, _ = lexical_support(claim, windows, normalized=normalized)
         numbers = self._numbers.check(segment, ctx)
         entities = self._entities.check(segment, ctx)
-        top = rank_windows(claim, windows, self.top_k)
+        top = rank_windows(claim, windows, self.top_k, normalized=normalized)
         probs = self.nli.score([(windows[i].text, claim) for i, _ in top])
         best = max(range(len(probs)), key=lambda j: probs[j]["entailment"], default=-1)
         entail = probs[best]["entailment"] if best >= 0 else 0.0
