@@ -24,6 +24,8 @@ __all__ = ["EmbeddingSimilarity", "best_windows"]
 
 
 class EmbeddingSimilarity:
+    """Cosine similarity of each claim to its closest context window (type ``embedding``)."""
+
     cpu_bound = True
 
     def __init__(

@@ -21,6 +21,8 @@ __all__ = ["NLICheck"]
 
 
 class NLICheck:
+    """Contradiction of each claim by its best-matching reference windows (type ``nli``)."""
+
     cpu_bound = True
 
     def __init__(

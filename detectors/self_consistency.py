@@ -19,6 +19,8 @@ __all__ = ["SelfConsistency"]
 
 
 class SelfConsistency:
+    """A claim that earlier claims of the same answer contradict (type ``self_consistency``)."""
+
     cpu_bound = True
 
     def __init__(

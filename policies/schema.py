@@ -34,7 +34,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from detectors.base import Detector
 from detectors.registry import DETECTOR_TYPES, detector_type
-from guardrails.errors import ConfigError
+from guardrails.errors import ConfigError, ModelError
 from policies._actions_schema import STRICT, ActionField, build_action
 from policies._yaml import Document, suggest
 from policies.rules import Policy, Rule, When
@@ -152,6 +152,8 @@ class DetectorSpec(BaseModel):
         except (ConfigError, TypeError, ValueError) as exc:
             detail = exc.detail if isinstance(exc, ConfigError) else str(exc)
             raise ConfigError(detail, where=self._where or f"{source}: detectors.{name}") from None
+        except ModelError as exc:  # keep the type (a model problem), add where the pack asks for it
+            raise ModelError(f"{self._where or f'{source}: detectors.{name}'}: {exc}") from exc
         return detector
 
 

@@ -38,7 +38,7 @@ def test_builtin_pii_pack_builds_a_working_guard() -> None:
 def _load_error(name: str) -> str:
     try:
         load_pack(name).build()
-    except gr.ConfigError as exc:
+    except (gr.ConfigError, gr.ModelError) as exc:
         return str(exc)
     return ""
 
@@ -46,7 +46,10 @@ def _load_error(name: str) -> str:
 @pytest.mark.parametrize("name", builtin_packs())
 def test_every_builtin_pack_loads_or_says_what_it_is_waiting_for(name: str) -> None:
     error = _load_error(name)
-    assert not error or "not available yet in this version" in error, error
+    # the grounding packs need the shipped NLI model; without it they say so, naming the pack
+    assert not error or (
+        "is not installed" in error and f"{name}.yaml" in error or "rag-balanced.yaml" in error
+    ), error
 
 
 def test_yaml_pack_with_settings_rules_and_actions(tmp_path: Path) -> None:

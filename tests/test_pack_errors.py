@@ -140,11 +140,6 @@ CASES = [
         id="unknown-detector-type",
     ),
     pytest.param(
-        "name: x\ndetectors:\n  g:\n    type: grounding\n",
-        4, 11, "detectors.g.type", ["'grounding' is not available yet", "grounding models"],
-        id="planned-detector-type",
-    ),
-    pytest.param(
         "name: x\ndetectors:\n  p: {kinds: [email]}\n",
         3, 6, "detectors.p.type", ["missing required key 'type'"],
         id="detector-without-type",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import inspect
+import tempfile
 import typing
+from pathlib import Path
 
 import pydantic
 import pytest
 
 from detectors.base import CheckContext, Detector, Segment
 from detectors.registry import DETECTOR_TYPES, detector_type
+from detectors.tiny_models import build_tiny_cross_encoder, build_tiny_embedder
 from guardrails.errors import ConfigError
 
 
@@ -19,20 +22,27 @@ class Sample(pydantic.BaseModel):
     text: str
 
 
+_MODELS = Path(tempfile.mkdtemp(prefix="registry-models-"))
+NLI = str(build_tiny_cross_encoder(_MODELS / "nli"))
+EMBED = str(build_tiny_embedder(_MODELS / "embed"))
+
 EXAMPLE_OPTIONS: dict[str, dict[str, object]] = {
     "regex": {"patterns": {"ticket": r"T-\d+"}, "flags": ["IGNORECASE"]},
     "banned": {"phrases": ["free money"], "fuzzy": False, "threshold": 80},
     "pii": {"kinds": ["email"]},
     "json_schema": {"model": f"{__name__}:Sample", "allow_fences": False},
     "length": {"max_chars": 100},
+    "claims": {},
+    "numeric": {"tolerance": 0.01},
+    "entities": {"threshold": 80},
+    "lexical": {"threshold": 0.4},
+    "embedding": {"model": EMBED, "threshold": 0.3},
+    "nli": {"model": NLI, "top_k": 2},
+    "grounding": {"model": NLI, "top_k": 2},
+    "self_consistency": {"model": NLI},
 }
-DEFAULT_NAMES = {
-    "regex": "regex",
-    "banned": "banned",
-    "pii": "pii",
-    "json_schema": "json",
-    "length": "length",
-}
+DEFAULT_NAMES = {name: name for name in EXAMPLE_OPTIONS} | {"json_schema": "json"}
+MODEL_BACKED = {"embedding", "nli", "grounding", "self_consistency"}
 
 
 def test_table_is_explicit_and_read_only() -> None:
@@ -57,7 +67,7 @@ def test_unknown_type_without_suggestion() -> None:
     with pytest.raises(ConfigError) as info:
         detector_type("zzzzzz")
     assert "did you mean" not in str(info.value)
-    assert "known types: banned, json_schema, length, pii, regex" in str(info.value)
+    assert "known types: banned, claims, embedding, entities, grounding" in str(info.value)
 
 
 @pytest.mark.parametrize("type_name", sorted(DETECTOR_TYPES))
@@ -88,5 +98,5 @@ def test_instances_follow_the_protocol() -> None:
         detector = cls(**EXAMPLE_OPTIONS[type_name])
         assert isinstance(detector, Detector)
         assert detector.name == DEFAULT_NAMES[type_name]
-        assert detector.cpu_bound is False
+        assert detector.cpu_bound is (type_name in MODEL_BACKED)
         assert list(detector.check(segment, CheckContext(final=True))) == []
