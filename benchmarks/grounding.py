@@ -69,7 +69,9 @@ def warm_guard(model: str) -> Guard:
 def answer_of(n: int) -> str:
     """n claims, none repeated (repeats would come from the cache)."""
     return " ".join(
-        CLAIMS[i % len(CLAIMS)] if i < len(CLAIMS) else f"{CLAIMS[i % len(CLAIMS)][:-1]}, as noted {i}."
+        CLAIMS[i % len(CLAIMS)]
+        if i < len(CLAIMS)
+        else f"{CLAIMS[i % len(CLAIMS)][:-1]}, as noted {i}."
         for i in range(n)
     )
 
@@ -138,7 +140,9 @@ def main() -> None:
     delays = release_delay(model, args.sentences, 0.02)
     print("added release delay per sentence, hold mode, 3 passages, 4-char deltas every 20 ms")
     for driver, s in delays.items():
-        print(f"  {driver:<6} n={s['n']:.0f}  p50 {s['p50_ms']:.1f} ms  p95 {s['p95_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms")
+        print(
+            f"  {driver:<6} n={s['n']:.0f}  p50 {s['p50_ms']:.1f} ms  p95 {s['p95_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms"
+        )
     sizes = [long_input(model, args.pages * k, args.words * k) for k in (1, 2)]
     print("long inputs (validate):")
     for r in sizes:
@@ -146,9 +150,13 @@ def main() -> None:
             f"  {r['pages']:>4} pages ({r['context_words']:.0f} words) x {r['answer_words']:.0f}-word answer"
             f" ({r['sentences']:.0f} segments): {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
         )
-    print(f"  time ratio for 2x input: {sizes[1]['seconds'] / sizes[0]['seconds']:.2f} (linear = 2.0)")
+    print(
+        f"  time ratio for 2x input: {sizes[1]['seconds'] / sizes[0]['seconds']:.2f} (linear = 2.0)"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": about, "delay": delays, "long": sizes}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"model": about, "delay": delays, "long": sizes}, indent=2)
+        )
 
 
 if __name__ == "__main__":
