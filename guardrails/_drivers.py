@@ -50,6 +50,15 @@ def _sync_iter(value: object) -> Iterator[object]:
     raise UpstreamError(f"the guarded call returned a {type(value).__name__}, expected text")
 
 
+_POLL_S = 0.05
+
+
+def _due(job: Job, now: float) -> float:
+    """When the driver should look at ``job`` again: its deadline once it runs, else soon."""
+    due = job.due
+    return now + _POLL_S if due is None else due
+
+
 def _caller(call: LLMCall, target: Target | None, llms: Mapping[str, Target]) -> Callable[[], Any]:
     """The LLM call the core asked for, ready to make."""
     fn = target if call.via is None else llms[call.via]
@@ -159,7 +168,7 @@ def run_sync(
     inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     src = _source(upstream, inbox)
     src.request()
-    inflight: dict[Job, float] = {}
+    inflight: set[Job] = set()  # deadlines run from when a worker starts the job
     error: BaseException | None = None
     last_input = time.monotonic()
     try:
@@ -167,7 +176,7 @@ def run_sync(
             while jobs := sg.take_jobs():
                 for job in jobs:
                     if job.cpu_bound or job.is_async:
-                        inflight[job] = time.monotonic() + job.deadline_s
+                        inflight.add(job)
                         fut = pool().submit(job.run)
                         fut.add_done_callback(_post(inbox.put, "job", job))
                     else:
@@ -196,7 +205,7 @@ def run_sync(
             if sg.done:
                 break
             now = time.monotonic()
-            wake = [*inflight.values()]
+            wake = [_due(job, now) for job in inflight]
             if (hold := sg.next_deadline()) is not None:
                 wake.append(hold)
             if stall_timeout_s is not None and error is None:
@@ -205,9 +214,9 @@ def run_sync(
                 msg = inbox.get(timeout=max(0.0, min(wake) - now) if wake else None)
             except queue.Empty:
                 now = time.monotonic()
-                for job, due in list(inflight.items()):
-                    if now >= due:
-                        del inflight[job]
+                for job in list(inflight):
+                    if (due := job.due) is not None and now >= due:
+                        inflight.discard(job)
                         yield from sg.complete(job, job.timeout())
                 if (
                     stall_timeout_s is not None
@@ -222,7 +231,8 @@ def run_sync(
             kind = msg[0]
             if kind == "job":
                 job, fut = msg[1], msg[2]
-                if inflight.pop(job, None) is not None:
+                if job in inflight:
+                    inflight.discard(job)
                     yield from sg.complete(job, _result_of(fut))
                 continue
             if msg[1] is not src or error is not None:
@@ -303,9 +313,9 @@ async def run_async(
         aiter(upstream) if isinstance(upstream, AsyncIterable) else _aiter(upstream)
     )
     pull: asyncio.Future[object] | None = None
-    inflight: dict[Job, tuple[float, asyncio.Future[Outcome]]] = {}
+    inflight: dict[Job, asyncio.Future[Outcome]] = {}
     error: BaseException | None = None
-    last_input = loop.time()
+    last_input = time.monotonic()
 
     def request() -> None:
         nonlocal pull
@@ -335,7 +345,7 @@ async def run_async(
                         for event in sg.complete(job, job.run()):
                             yield event
                         continue
-                    inflight[job] = (loop.time() + job.deadline_s, fut)
+                    inflight[job] = fut
                     fut.add_done_callback(_post(inbox.put_nowait, "job", job))
             if (call := sg.call) is not None:
                 ask = _caller(call, target, llms)
@@ -360,22 +370,23 @@ async def run_async(
                         yield event
                     continue
                 request()
-                last_input = loop.time()
+                last_input = time.monotonic()
                 continue
             if sg.done:
                 break
-            wake = [due for due, _ in inflight.values()]
+            now = time.monotonic()
+            wake = [_due(job, now) for job in inflight]
             if (hold := sg.next_deadline()) is not None:
-                wake.append(loop.time() + max(0.0, hold - time.monotonic()))
+                wake.append(hold)
             if stall_timeout_s is not None and error is None:
                 wake.append(last_input + stall_timeout_s)
             try:
-                timeout = max(0.0, min(wake) - loop.time()) if wake else None
+                timeout = max(0.0, min(wake) - now) if wake else None
                 msg = await asyncio.wait_for(inbox.get(), timeout)
             except asyncio.TimeoutError:
-                now = loop.time()
-                for job, (due, fut) in list(inflight.items()):
-                    if now >= due:
+                now = time.monotonic()
+                for job, fut in list(inflight.items()):
+                    if (due := job.due) is not None and now >= due:
                         del inflight[job]
                         fut.cancel()
                         for event in sg.complete(job, job.timeout()):
@@ -408,7 +419,7 @@ async def run_async(
                 continue
             if msg[1] is not it or error is not None:
                 continue
-            last_input = loop.time()
+            last_input = time.monotonic()
             done_pull: asyncio.Future[object] = msg[2]
             if done_pull.cancelled():
                 continue
@@ -430,7 +441,7 @@ async def run_async(
             for event in events:
                 yield event
     finally:
-        for _, fut in inflight.values():
+        for fut in inflight.values():
             fut.cancel()
         await close_upstream()
     _finish(sg, error)

@@ -28,6 +28,12 @@ class Job:
     deadline_s: float
     slot: int  # which segment slot of the StreamGuard
     index: int  # which detector of the guard, for a stable findings order
+    started: float | None = None  # monotonic time the detector began; queue time is free
+
+    @property
+    def due(self) -> float | None:
+        """When the deadline passes (None while the job waits for a worker)."""
+        return None if self.started is None else self.started + self.deadline_s
 
     @property
     def cpu_bound(self) -> bool:
@@ -39,7 +45,7 @@ class Job:
 
     def run(self) -> Outcome:
         """Run the detector here and now; exceptions and lateness become an outcome."""
-        start = time.monotonic()
+        self.started = start = time.monotonic()
         try:
             found = self.detector.check(self.segment, self.ctx)
         except Exception as exc:
@@ -49,6 +55,7 @@ class Job:
         return self.accept(found)
 
     async def arun(self) -> Outcome:
+        self.started = time.monotonic()
         try:
             found = await self.detector.acheck(self.segment, self.ctx)  # type: ignore[attr-defined]
         except Exception as exc:

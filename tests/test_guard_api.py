@@ -492,3 +492,17 @@ def test_support_findings_become_segment_labels_and_result_support() -> None:
     assert result.support == 0.2
     # the info finding took no action; the unsupported one warned
     assert [a.action for a in result.actions] == ["warn"]
+
+
+def test_deadline_counts_from_when_a_worker_starts_the_check(driver: str) -> None:
+    # 8 sentences at 60 ms each on 2 workers: the last ones wait ~180 ms in the queue,
+    # more than the 120 ms deadline, yet none of them ran late.
+    slow = Slow(0.06, trigger="Sentence")
+    guard = gr.Guard([slow], settings=gr.StreamSettings(deadline_ms=120), max_workers=2)
+    text = " ".join(f"Sentence {i}." for i in range(8))
+    if driver == "sync":
+        result = guard.validate(text)
+    else:
+        result = asyncio.run(guard.avalidate(text))
+    assert not [f for f in result.findings if f.label == "timeout"]
+    assert result.text == text
