@@ -98,20 +98,40 @@ def release_delay(model: str, n: int, delay_s: float) -> dict[str, dict[str, flo
     return out
 
 
-def long_input(model: str, pages: int, words: int, seed: int = 0) -> dict[str, float]:
+def corpus(data: Path | None, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Real text when the dev data is there (contexts for pages, responses for answers),
+    else random sentences over the passages' words."""
+    rows = []
+    for path in sorted(data.glob("*.jsonl")) if data and data.is_dir() else []:
+        with path.open(encoding="utf-8") as fh:
+            rows += [json.loads(line) for line in fh]
+    docs = [r["context"] for r in rows if r.get("context") and r.get("response")]
+    answers = [r["response"] for r in rows if r.get("context") and r.get("response")]
+    if docs:
+        random.Random(seed).shuffle(docs)
+        return docs, answers
     rng = random.Random(seed)
     vocab = " ".join(PASSAGES).replace(".", "").split()
-    page = lambda: " ".join(  # noqa: E731
-        " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 20))).capitalize() + "."
-        for _ in range(30)
-    )
-    context = [page() for _ in range(pages)]  # about 450 words a page
-    sentences, count = [], 0
-    while count < words:
-        s = " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 20))).capitalize() + "."
-        sentences.append(s)
-        count += len(s.split())
-    answer = " ".join(sentences)
+
+    def sentence() -> str:
+        return " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 20))).capitalize() + "."
+
+    return [" ".join(sentence() for _ in range(30)) for _ in range(400)], [
+        sentence() for _ in range(4000)
+    ]
+
+
+def long_input(model: str, pages: int, words: int, data: Path | None = None) -> dict[str, float]:
+    docs, answers = corpus(data)
+    text = " ".join(docs).split()
+    context = [" ".join(text[i * 450 : (i + 1) * 450]) for i in range(pages)]  # 450-word pages
+    picked, count = [], 0
+    for a in answers:
+        if count >= words:
+            break
+        picked.append(a)
+        count += len(a.split())
+    answer = " ".join(picked)
     guard = warm_guard(model)
     start = time.perf_counter()
     result = guard.validate(answer, context)
@@ -133,6 +153,12 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=30)
     parser.add_argument("--pages", type=int, default=25, help="pages of the smaller long input")
     parser.add_argument("--words", type=int, default=10_000, help="answer words of the smaller one")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("../shared/data/dev"),
+        help="JSONL files whose contexts/responses make the long inputs",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     model, about = model_path(args.model)
@@ -143,7 +169,7 @@ def main() -> None:
         print(
             f"  {driver:<6} n={s['n']:.0f}  p50 {s['p50_ms']:.1f} ms  p95 {s['p95_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms"
         )
-    sizes = [long_input(model, args.pages * k, args.words * k) for k in (1, 2)]
+    sizes = [long_input(model, args.pages * k, args.words * k, args.data) for k in (1, 2)]
     print("long inputs (validate):")
     for r in sizes:
         print(

@@ -123,9 +123,9 @@ class Grounding:
         windows = windows_for(
             ctx, max_tokens=self.window_tokens, count_tokens=self.nli.count_tokens
         )
-        normalized = ctx.memo.setdefault(
-            f"{self.name}.normalized", [normalize(w.text) for w in windows]
-        )
+        normalized = ctx.memo.get(f"{self.name}.normalized")
+        if normalized is None:
+            normalized = ctx.memo[f"{self.name}.normalized"] = [normalize(w.text) for w in windows]
         exact = verbatim_window(claim, windows, normalized=normalized)
         if exact is not None:
             evidence = (_evidence(exact, {"verbatim": 1.0}),)
@@ -152,7 +152,14 @@ class Grounding:
         span: tuple[int, int],
         windows: Sequence[Window],
     ) -> list[Finding]:
-        normalized = ctx.memo[f"{self.name}.normalized"]
+        normalized: list[str] = ctx.memo[f"{self.name}.normalized"]
+        if len(windows) > _SHORTLIST:  # a long context: only windows sharing rare words
+            index = ctx.memo.get(f"{self.name}.index")
+            if index is None:
+                index = ctx.memo[f"{self.name}.index"] = WordIndex(normalized)
+            keep = index.shortlist(normalize(claim), _SHORTLIST)
+            windows = [windows[i] for i in keep]
+            normalized = [normalized[i] for i in keep]
         lexical, _ = lexical_support(claim, windows, normalized=normalized)
         numbers = self._numbers.check(segment, ctx)
         entities = self._entities.check(segment, ctx)
@@ -216,6 +223,37 @@ class Grounding:
         return [
             Finding(self.name, label, span, score, why, evidence, support=support, data=signals)
         ]
+
+
+_SHORTLIST = 48
+
+
+class WordIndex:
+    """Which windows hold which words, to shortlist windows for a claim in time that
+    depends on the claim's words, not on the length of the context."""
+
+    def __init__(self, normalized: Sequence[str]) -> None:
+        postings: dict[str, list[int]] = {}
+        for i, text in enumerate(normalized):
+            for word in set(text.split(" ")):
+                if len(word) > 2:
+                    postings.setdefault(word, []).append(i)
+        n = max(1, len(normalized))
+        # words in more than a fifth of the windows say little about which one matters
+        self._postings = {w: p for w, p in postings.items() if len(p) <= max(4, n // 5)}
+        self._idf = {w: math.log(n / len(p)) + 1.0 for w, p in self._postings.items()}
+
+    def shortlist(self, claim: str, k: int) -> list[int]:
+        """Up to ``k`` window indices sharing the most idf-weighted words with ``claim``,
+        in window order (falls back to the first ``k`` when nothing is shared)."""
+        scores: dict[int, float] = {}
+        for word in set(claim.split(" ")):
+            for i in self._postings.get(word, ()):
+                scores[i] = scores.get(i, 0.0) + self._idf[word]
+        if not scores:
+            return list(range(k))
+        best = sorted(scores, key=lambda i: (-scores[i], i))[:k]
+        return sorted(best)
 
 
 def _evidence(window: Window, scores: dict[str, float]) -> Evidence:
