@@ -6,8 +6,9 @@ Per sentence, cheapest first, with early exits:
 2. The claim's wording found verbatim in a context window: supported, no model call.
 3. Cheap signals: lexical support (rapidfuzz), numbers and named entities that
    the context does not contain.
-4. Evidence retrieval: the top-k context windows by a lexical ranking, merged
-   with the embedding ranking when an embedding model is configured.
+4. Evidence retrieval: the top-k context windows by a lexical ranking, or with
+   ``retrieval: hybrid`` by the mean of the lexical score and the cosine
+   similarity from the embedding model (window vectors computed once per call).
 5. NLI (an ONNX cross-encoder) on (window, claim) pairs, batched across
    sentences and streams, cached.
 6. Fusion: a logistic combination of the signals into one support probability,
@@ -31,8 +32,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from detectors._shared import DEFAULT_NLI, NLIScorer, model_dir
+import numpy as np
+import numpy.typing as npt
+
+from detectors._shared import DEFAULT_EMBEDDING, DEFAULT_NLI, NLIScorer, VectorScorer, model_dir
 from detectors.base import CheckContext, Evidence, Finding, Segment
 from detectors.claims import non_claim_reason
 from detectors.entities import EntityCheck
@@ -83,6 +88,8 @@ class Grounding:
         support_threshold: float | None = None,
         contradiction_threshold: float | None = None,
         max_wait_ms: float = 3.0,
+        retrieval: Literal["lexical", "hybrid"] = "lexical",
+        embedder: str | None = None,
     ) -> None:
         if top_k < 1 or window_tokens < 16:
             raise ValueError(
@@ -105,6 +112,14 @@ class Grounding:
         )
         self.top_k = top_k
         self.window_tokens = window_tokens
+        self.retrieval = retrieval
+        self.vectors = (
+            VectorScorer(
+                model_dir(embedder, DEFAULT_EMBEDDING, name), device=device, threads=threads
+            )
+            if retrieval == "hybrid"
+            else None
+        )
         self._numbers = NumericCheck(name=f"{name}.numbers")
         self._entities = EntityCheck(name=f"{name}.entities")
 
@@ -163,7 +178,7 @@ class Grounding:
         lexical, _ = lexical_support(claim, windows, normalized=normalized)
         numbers = self._numbers.check(segment, ctx)
         entities = self._entities.check(segment, ctx)
-        top = rank_windows(claim, windows, self.top_k, normalized=normalized)
+        top = self._retrieve(claim, windows, normalized, ctx)
         probs = self.nli.score([(windows[i].text, claim) for i, _ in top])
         best = max(range(len(probs)), key=lambda j: probs[j]["entailment"], default=-1)
         entail = probs[best]["entailment"] if best >= 0 else 0.0
@@ -174,11 +189,11 @@ class Grounding:
             "lexical": lexical,
             "number_mismatch": 1.0 if numbers else 0.0,
             "unknown_entities": min(1.0, len(entities) / 2),
+            "cosine": max((score.get("cosine", 0.0) for _, score in top), default=0.0),
         }
         support = self.fusion.support(signals)
         evidence = tuple(
-            _evidence(windows[i], {"lexical_rank": score, **probs[j]})
-            for j, (i, score) in enumerate(top)
+            _evidence(windows[i], {**score, **probs[j]}) for j, (i, score) in enumerate(top)
         )
         if best > 0:  # the best-entailing window first
             evidence = (evidence[best], *evidence[:best], *evidence[best + 1 :])
@@ -223,6 +238,30 @@ class Grounding:
         return [
             Finding(self.name, label, span, score, why, evidence, support=support, data=signals)
         ]
+
+    def _retrieve(
+        self, claim: str, windows: Sequence[Window], normalized: Sequence[str], ctx: CheckContext
+    ) -> list[tuple[int, dict[str, float]]]:
+        """The top-k windows: by wording, or (hybrid) by wording and meaning together."""
+        if self.vectors is None:
+            return [
+                (i, {"lexical_rank": s})
+                for i, s in rank_windows(claim, windows, self.top_k, normalized=normalized)
+            ]
+        lexical = dict(rank_windows(claim, windows, len(windows), normalized=normalized))
+        cache: dict[Window, npt.NDArray[np.float32]] = ctx.memo.setdefault(
+            f"{self.name}.vectors", {}
+        )
+        missing = [w for w in windows if w not in cache]
+        if missing:
+            cache.update(zip(missing, self.vectors.embed([w.text for w in missing]), strict=True))
+        claim_vector = self.vectors.embed([claim])[0]
+        scored = [
+            (i, {"lexical_rank": lexical.get(i, 0.0), "cosine": float(cache[w] @ claim_vector)})
+            for i, w in enumerate(windows)
+        ]
+        scored.sort(key=lambda t: -(t[1]["lexical_rank"] + t[1]["cosine"]) / 2)
+        return scored[: self.top_k]
 
 
 _SHORTLIST = 48
