@@ -5,6 +5,8 @@
 * ``packs list | show PACK | validate FILE... | schema | test PACK...``: policy packs;
   a PACK is a built-in name or a YAML file. Exit 1 when a pack is invalid or a
   golden case fails.
+* ``models list [DIR...] | verify [DIR...] | export SOURCE DEST --kind K``: model
+  directories (shipped ones by default); exit 1 when a checksum does not match.
 
 Exit status 2 means bad input or configuration.
 """
@@ -56,6 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser("schema", help="the JSON Schema of a pack file, for editors")
     test = verbs.add_parser("test", help="run the golden tests: cases of packs")
     test.add_argument("packs", nargs="+", help="built-in names or YAML files")
+
+    models = sub.add_parser("models", help="list, verify and export model directories")
+    mverbs = models.add_subparsers(dest="verb", required=True)
+    mlist = mverbs.add_parser("list", help="the shipped models (and any DIRs given)")
+    mlist.add_argument("dirs", nargs="*", type=Path, help="more model directories")
+    verify = mverbs.add_parser("verify", help="check checksums; exit 1 on a bad model")
+    verify.add_argument("dirs", nargs="*", type=Path, help="model directories (default: shipped)")
+    export = mverbs.add_parser("export", help="a transformers model -> an ONNX model directory")
+    export.add_argument("source", help="a local transformers directory or a hub id (network)")
+    export.add_argument("dest", type=Path, help="the new model directory")
+    export.add_argument("--kind", choices=["cross-encoder", "embedding"], required=True)
+    export.add_argument("--fp32", action="store_true", help="skip int8 quantization")
+    export.add_argument("--max-length", type=int)
     return parser
 
 
@@ -225,10 +240,47 @@ def _packs(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from detectors._shared import MODELS_DIR
+    from detectors.runtime import ModelDir
+
+    if args.verb == "export":
+        from detectors.export import export_model
+
+        card = export_model(
+            args.source,
+            args.dest,
+            kind=args.kind,
+            quantize=not args.fp32,
+            max_length=args.max_length,
+        )
+        print(f"{args.dest}: {card['kind']} model, max_length {card['max_length']}")
+        return 0
+    dirs = list(args.dirs) or sorted(p for p in MODELS_DIR.glob("*") if p.is_dir())
+    bad = 0
+    for path in dirs:
+        try:
+            md = ModelDir(path)
+            if args.verb == "verify":
+                md.verify()
+        except GuardrailError as exc:
+            print(f"{path}: BAD: {exc}")
+            bad += 1
+            continue
+        size = md.model_path.stat().st_size / 1e6
+        state = "checksums ok" if args.verb == "verify" else f"{size:.1f} MB"
+        labels = f" labels {list(md.labels)}" if md.kind == "cross-encoder" else ""
+        print(f"{md.name:<20} {md.kind:<14} {state}{labels}  {path}")
+    if not dirs:
+        print(f"no models in {MODELS_DIR}")
+    return 1 if bad else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"packs": _packs, "models": _models, "check": _check}
     try:
-        return _packs(args) if args.command == "packs" else _check(args)
+        return commands[args.command](args)
     except GuardrailError as exc:
         print(f"guardrails: error: {exc}", file=sys.stderr)
         return 2
