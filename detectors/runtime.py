@@ -235,7 +235,7 @@ def load_session(
     md = model_dir if isinstance(model_dir, ModelDir) else ModelDir(model_dir)
     if verify:
         md.verify()
-    import onnxruntime as ort  # type: ignore[import-untyped]
+    import onnxruntime as ort
 
     available = list(ort.get_available_providers())
     cuda = "CUDAExecutionProvider"

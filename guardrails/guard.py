@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from detectors.base import Detector
 from guardrails._context import ContextLike, normalize_context
@@ -22,6 +22,12 @@ from guardrails.events import Done, Event, TextDelta
 from policies import Policy
 
 if TYPE_CHECKING:
+    from guardrails.integrations.langchain import (
+        ContextSource,
+        GuardedRunnable,
+        GuardTransform,
+        ResultHook,
+    )
     from policies.loader import PackSpec
 
 __all__ = ["Guard", "StreamSettings"]
@@ -307,6 +313,58 @@ class Guard:
         return functools.partial(
             wrap_function, self, context=context, feedback=feedback, return_result=return_result
         )  # type: ignore[return-value]
+
+    # -------------------------------------------------------------- LangChain
+
+    def as_runnable(
+        self,
+        runnable: Any,
+        context_key: ContextSource = "context",
+        *,
+        feedback: Literal["auto", "message", "input"] = "auto",
+        feedback_key: str = "feedback",
+        feedback_role: Literal["human", "system"] = "human",
+        on_result: ResultHook | None = None,
+    ) -> GuardedRunnable[Any, Any]:
+        """A LangChain runnable: ``runnable`` (chat model or chain) guarded while it streams.
+
+        Needs the ``[langchain]`` extra; see
+        :class:`guardrails.integrations.langchain.GuardedRunnable` and docs/langchain.md.
+        """
+        from guardrails.integrations.langchain import GuardedRunnable
+
+        return GuardedRunnable(
+            self,
+            runnable,
+            context_key=context_key,
+            feedback=feedback,
+            feedback_key=feedback_key,
+            feedback_role=feedback_role,
+            on_result=on_result,
+        )
+
+    def as_transform(
+        self,
+        context: ContextLike = None,
+        *,
+        configurable_key: str = "context",
+        if_regenerate: Literal["error", "fallback"] = "error",
+        on_result: ResultHook | None = None,
+    ) -> GuardTransform:
+        """A LangChain pipeline step, ``model | guard.as_transform()``; cannot regenerate.
+
+        Needs the ``[langchain]`` extra; see
+        :class:`guardrails.integrations.langchain.GuardTransform` and docs/langchain.md.
+        """
+        from guardrails.integrations.langchain import GuardTransform
+
+        return GuardTransform(
+            self,
+            context=context,
+            configurable_key=configurable_key,
+            if_regenerate=if_regenerate,
+            on_result=on_result,
+        )
 
 
 def last_result(events: Iterator[Event]) -> GuardResult:
