@@ -500,9 +500,6 @@ def test_deadline_counts_from_when_a_worker_starts_the_check(driver: str) -> Non
     slow = Slow(0.06, trigger="Sentence")
     guard = gr.Guard([slow], settings=gr.StreamSettings(deadline_ms=120), max_workers=2)
     text = " ".join(f"Sentence {i}." for i in range(8))
-    if driver == "sync":
-        result = guard.validate(text)
-    else:
-        result = asyncio.run(guard.avalidate(text))
+    result = guard.validate(text) if driver == "sync" else asyncio.run(guard.avalidate(text))
     assert not [f for f in result.findings if f.label == "timeout"]
     assert result.text == text
