@@ -216,10 +216,14 @@ def test_check_command_prints_labels_and_evidence(
     assert data["segments"][0]["evidence"][0]["passage"] == 0
 
 
-def test_hybrid_retrieval_scores_windows_by_wording_and_meaning(nli_dir: Path, embed_dir: Path) -> None:
+def test_hybrid_retrieval_scores_windows_by_wording_and_meaning(
+    nli_dir: Path, embed_dir: Path
+) -> None:
     g = Grounding(model=str(nli_dir), retrieval="hybrid", embedder=str(embed_dir), top_k=2)
     ctx = CheckContext([Passage(t, i) for i, t in enumerate(CONTEXT)])
     (finding,) = g.check(Segment("The tower was built for a fair.", 0, 31), ctx)
     assert finding.evidence
     assert all({"cosine", "lexical_rank", "entailment"} <= set(e.scores) for e in finding.evidence)
-    assert len(ctx.memo["grounding.vectors"]) == 2  # both windows embedded once, cached for the call
+    assert (
+        len(ctx.memo["grounding.vectors"]) == 2
+    )  # both windows embedded once, cached for the call
