@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,11 @@ M = TypeVar("M", CrossEncoder, Embedder)
 
 
 def model_dir(option: str | None, default: str, detector: str) -> ModelDir:
-    """The model directory a detector uses: its ``model`` option, else the shipped one."""
+    """The model directory a detector uses: its ``model`` option, else the shipped one.
+
+    Its files are checked against the card's checksums here, when the detector is
+    built: a truncated or corrupt model must not wait for the first sentence to fail.
+    """
     path = Path(option) if option else MODELS_DIR / default
     if option is None and not path.is_dir():
         raise ModelError(
@@ -39,7 +43,9 @@ def model_dir(option: str | None, default: str, detector: str) -> ModelDir:
             f"(expected in {path}); build it with the scripts in scripts/ or set the "
             f"detector's model option to a model directory"
         )
-    return ModelDir(path)
+    md = ModelDir(path)
+    md.verify()
+    return md
 
 
 class _Lazy(Generic[M]):
@@ -124,7 +130,7 @@ class VectorScorer:
     ) -> None:
         self._lazy = _Lazy(Embedder, md, device, threads) if md is not None else None
         self._st_model = st_model
-        self._st: object | None = None
+        self._st: Any = None  # a SentenceTransformer, once loaded
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -144,5 +150,5 @@ class VectorScorer:
                         "backend 'sentence-transformers' needs the sentence-transformers package"
                     ) from exc
                 self._st = SentenceTransformer(self._st_model or "all-MiniLM-L6-v2")
-        vectors = self._st.encode(list(texts), normalize_embeddings=True)  # type: ignore[attr-defined]
+        vectors = self._st.encode(list(texts), normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)

@@ -120,7 +120,7 @@ def export_model(
     else:
         card.update(pooling="mean", normalize=True)
 
-        class Hidden(torch.nn.Module):
+        class Hidden(torch.nn.Module):  # type: ignore[misc, unused-ignore]  # Any without torch stubs
             def __init__(self) -> None:
                 super().__init__()
                 self.model = model
