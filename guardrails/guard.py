@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["Guard", "StreamSettings"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 EventHook = Callable[[Event], object]
 
 
@@ -198,17 +199,7 @@ class Guard:
         on_event: EventHook | None = None,
     ) -> Iterator[Event]:
         """Every event of a guarded stream. ``chunks``: a str or an iterable of str."""
-        sg = self.stream_guard(
-            context, inline=False, can_call=regenerate is not None, on_event=on_event
-        )
-        return run_sync(
-            sg,
-            chunks,
-            self._executor,
-            target=regenerate,
-            llms=self.llms,
-            stall_timeout_s=self.settings.stall_timeout_s,
-        )
+        return self._drive(run_sync, chunks, context, regenerate, on_event)
 
     def aevents(
         self,
@@ -219,10 +210,21 @@ class Guard:
         on_event: EventHook | None = None,
     ) -> AsyncIterator[Event]:
         """Async :meth:`events`; ``chunks`` may be async or sync iterable, or an awaitable."""
+        return self._drive(run_async, chunks, context, regenerate, on_event)
+
+    def _drive(
+        self,
+        driver: Callable[..., R],
+        chunks: Any,
+        context: ContextLike,
+        regenerate: Target | None,
+        on_event: EventHook | None,
+    ) -> R:
+        """One call: a fresh core for it, run by the sync or the async driver."""
         sg = self.stream_guard(
             context, inline=False, can_call=regenerate is not None, on_event=on_event
         )
-        return run_async(
+        return driver(
             sg,
             chunks,
             self._executor,
