@@ -47,7 +47,7 @@ def pair_key(model_name: str, premise: str, hypothesis: str) -> str:
     """
     digest = hashlib.sha256()
     for part in (model_name, premise, hypothesis):
-        data = part.encode("utf-8")
+        data = part.encode("utf-8", "surrogatepass")  # a lone surrogate is text too
         digest.update(f"{len(data)}:".encode("ascii"))
         digest.update(data)
     return digest.hexdigest()

@@ -5,8 +5,17 @@
     PIIDetector(kinds=["email", "credit_card"])
 
 Every finding is labelled with its kind and carries a replacement such as
-``"[EMAIL]"``. Checksums keep the false positives down: a card number must pass
-the Luhn check and an IBAN the ISO 13616 mod-97 check. Findings of different
+``"[EMAIL]"``. The common obfuscations are personal data too, with exact spans:
+an e-mail written ``ann [at] example [dot] com`` (brackets, braces or
+parentheses around ``at``/``dot``), ``ann @ example . com``,
+``ann@example dot com`` or letter-spaced ``a n n @ e x a m p l e . c o m``, and
+a card number whose digit groups are joined by spaces, dashes or dots, mixed
+(``4111-1111 1111.1111``; mixed or dotted groups must be card-shaped, four
+digits each, or 4-6-5 / 4-6-4). ``ann at example dot com`` in plain words is
+not reported: "look at example dot com" is ordinary prose.
+
+Checksums keep the false positives down: a card number must pass the Luhn
+check and an IBAN the ISO 13616 mod-97 check. Findings of different
 kinds never overlap: where two candidates compete for the same characters the
 more specific kind wins, in the order email, IBAN, card, SSN, IPv4, phone. That
 arbitration runs even for kinds that are not enabled, so a card number is never
@@ -47,8 +56,28 @@ _EMAIL = re.compile(
     rf"(?<![\w.%+-]){_LOCAL}(?:\.{_LOCAL})*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![\w-])"
 )
+# Obfuscated forms: "@" with spaces, or "at"/"dot" in brackets, braces or parentheses;
+# a plain-word " dot " only after a real or bracketed "at" (see the module docstring).
+_AT = r" ?(?:@|[\[({<] ?(?i:at) ?[\])}>]) ?"
+_BRACKET_DOT = r"[\[({<] ?(?i:dot) ?[\])}>] ?"
+_DOT = rf"(?:\.|{_BRACKET_DOT}| (?:\. |{_BRACKET_DOT}|(?i:dot) ))"  # alternatives start apart
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_OBFUSCATED = re.compile(
+    rf"(?<![\w.%+-]){_LOCAL}(?:\.{_LOCAL})*{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}[A-Za-z]{{2,63}}"
+    r"(?![\w-])"
+)
+# Letter-spaced: one character, one space, one character... A match starts only at the
+# first character of such a run (not after "x "): else every one of them would start a
+# scan to the run's end, quadratic on a long run.
+_EMAIL_SPACED = re.compile(
+    r"(?<!\S)(?<!(?<!\S)[A-Za-z0-9._%+-] )"
+    r"[A-Za-z0-9_%+-](?: [A-Za-z0-9._%+-])* @ [A-Za-z0-9-](?: [A-Za-z0-9-])*"
+    r"(?: \. [A-Za-z0-9-](?: [A-Za-z0-9-])*)* \. [A-Za-z](?: [A-Za-z])+(?!\S)"
+)
 _DIGITS = re.compile(r"[0-9]+")
-_CARD_RUN = re.compile(r"(?<![\w.,+-])[0-9]+(?:[ -][0-9]+)*(?![\w]|[.,][0-9])", re.ASCII)
+_CARD_RUN = re.compile(
+    r"(?<![\w.,+-])[0-9]+(?:(?:[.-] ?| (?:[.-] )?)[0-9]+)*(?![\w]|[.,][0-9])", re.ASCII
+)
 _IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}"
     r"(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![A-Za-z0-9])"
@@ -87,8 +116,9 @@ _Found = Iterator[tuple[int, int, bool]]  # start, end, real (False: claim, do n
 
 
 def _emails(text: str) -> _Found:
-    for match in _EMAIL.finditer(text):
-        yield (*match.span(), True)
+    for pattern in (_EMAIL, _EMAIL_OBFUSCATED, _EMAIL_SPACED):  # overlaps: the first wins
+        for match in pattern.finditer(text):
+            yield (*match.span(), True)
 
 
 def _ibans(text: str) -> _Found:
@@ -103,21 +133,36 @@ def _ibans(text: str) -> _Found:
             yield (*match.span(), False)
 
 
+def _card_shaped(sizes: list[int]) -> bool:
+    """Digit groups as cards print them: fours (the last may be shorter), or 4-6-5 / 4-6-4."""
+    fours = len(sizes) >= 3 and set(sizes[:-1]) == {4} and 1 <= sizes[-1] <= 4
+    return fours or sizes in ([4, 6, 5], [4, 6, 4])
+
+
 def _cards(text: str) -> _Found:
     for run in _CARD_RUN.finditer(text):
         groups = [
             (m.start() + run.start(), m.end() + run.start()) for m in _DIGITS.finditer(run.group())
         ]
+        seps = [text[groups[k][1] : groups[k + 1][0]] for k in range(len(groups) - 1)]
         # candidates: each lone group, and each maximal stretch of groups joined by one
-        # kind of separator ("4111-1111-1111-1111 2024" -> the dashed part and "2024")
+        # space or one dash ("4111-1111-1111-1111 2024" -> the dashed part and "2024")
         ranges = [(i, i) for i in range(len(groups))]
         i = 0
         while i < len(groups) - 1:
-            sep, j = text[groups[i][1]], i
-            while j < len(groups) - 1 and text[groups[j][1]] == sep:
+            sep, j = seps[i], i
+            while j < len(groups) - 1 and seps[j] == sep and sep in (" ", "-"):
                 j += 1
             ranges.append((i, j))
-            i = j
+            i = max(j, i + 1)
+        # ... and card-shaped stretches with any separators: "4111-1111 1111.1111". Dots
+        # and mixed separators need the shape: "3.14159265358979" is no card.
+        ranges += [
+            (first, last)
+            for first in range(len(groups))
+            for last in range(first + 2, min(first + 5, len(groups)))
+            if _card_shaped([e - s for s, e in groups[first : last + 1]])
+        ]
         valid = []
         for first, last in ranges:
             digits = "".join(text[s:e] for s, e in groups[first : last + 1])

@@ -5,8 +5,11 @@
     RegexDetector(patterns={"ticket": r"\\bJIRA-\\d+\\b"}, flags=["IGNORECASE"])
 
 Patterns are compiled once, in the constructor; an invalid one is a
-:class:`~guardrails.errors.ConfigError` naming it. Zero-width matches (a pattern
-such as ``x*`` matching nothing) are ignored: a finding always covers text.
+:class:`~guardrails.errors.ConfigError` naming it, and so is one that can
+backtrack catastrophically (``(a+)+$`` takes exponential time on a run of
+``a``s and would stall every stream of the guard; see :mod:`detectors._redos`).
+Zero-width matches (a pattern such as ``x*`` matching nothing) are ignored: a
+finding always covers text.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from detectors._redos import catastrophic
 from detectors.base import CheckContext, Finding, Segment
 from guardrails.errors import ConfigError
 
@@ -73,6 +77,13 @@ class RegexDetector:
                     f"regex detector {name!r}: pattern {label!r} is not a valid "
                     f"regular expression ({exc}): {pattern!r}"
                 ) from exc
+            if why := catastrophic(pattern, combined):
+                raise ConfigError(
+                    f"regex detector {name!r}: pattern {label!r} can take exponential time "
+                    f"(catastrophic backtracking: {why}): {pattern!r}; rewrite it so that "
+                    "repeated parts cannot match the same text in several ways, or make the "
+                    "repetition possessive (*+, ++) or atomic ((?>...), Python 3.11+)"
+                )
         self.name = name
         self._patterns: tuple[tuple[str, re.Pattern[str]], ...] = tuple(compiled)
 

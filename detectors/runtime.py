@@ -91,6 +91,17 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (bytes kept by ``errors="surrogateescape"``) as U+FFFD.
+
+    The tokenizer takes valid Unicode only; one character for one, so lengths hold.
+    """
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def _is_hex64(value: object) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value) is not None
 
@@ -350,13 +361,17 @@ class _OnnxModel:
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` becomes, special tokens excluded, never truncated."""
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode(_encodable(text), add_special_tokens=False).ids)
 
     def _run(
         self, inputs: list[str] | list[tuple[str, str]], columns: int
     ) -> tuple[_F32, _Bool, _I64]:
         """Tokenize, run in length-sorted batches; (outputs, truncated, tokens) in input order."""
-        encodings: list[Encoding] = self._tok.encode_batch(inputs)
+        clean = [
+            _encodable(x) if isinstance(x, str) else (_encodable(x[0]), _encodable(x[1]))
+            for x in inputs
+        ]
+        encodings: list[Encoding] = self._tok.encode_batch(clean)
         lengths = np.array([len(e.ids) for e in encodings], dtype=np.int64)
         truncated = np.array([bool(e.overflowing) for e in encodings], dtype=np.bool_)
         result = np.zeros((len(encodings), columns), dtype=np.float32)

@@ -170,7 +170,9 @@ def run_sync(
     src.request()
     inflight: set[Job] = set()  # deadlines run from when a worker starts the job
     error: BaseException | None = None
-    last_input = time.monotonic()
+    # When the last upstream message came; None once the attempt's upstream ended, so
+    # that slow checks after the last delta are never taken for a stalled upstream.
+    last_input: float | None = time.monotonic()
     try:
         while True:
             while jobs := sg.take_jobs():
@@ -208,7 +210,7 @@ def run_sync(
             wake = [_due(job, now) for job in inflight]
             if (hold := sg.next_deadline()) is not None:
                 wake.append(hold)
-            if stall_timeout_s is not None and error is None:
+            if stall_timeout_s is not None and error is None and last_input is not None:
                 wake.append(last_input + stall_timeout_s)
             try:
                 msg = inbox.get(timeout=max(0.0, min(wake) - now) if wake else None)
@@ -221,6 +223,7 @@ def run_sync(
                 if (
                     stall_timeout_s is not None
                     and error is None
+                    and last_input is not None
                     and now >= last_input + stall_timeout_s
                 ):
                     error = UpstreamError(f"upstream stalled: no delta for {stall_timeout_s} s")
@@ -249,6 +252,7 @@ def run_sync(
                 if text:
                     yield from sg.feed(text)
             elif kind == "end":
+                last_input = None
                 yield from sg.finish()
             else:
                 error = msg[2]
@@ -315,7 +319,7 @@ async def run_async(
     pull: asyncio.Future[object] | None = None
     inflight: dict[Job, asyncio.Future[Outcome]] = {}
     error: BaseException | None = None
-    last_input = time.monotonic()
+    last_input: float | None = time.monotonic()  # None: the attempt's upstream ended
 
     def request() -> None:
         nonlocal pull
@@ -378,11 +382,16 @@ async def run_async(
             wake = [_due(job, now) for job in inflight]
             if (hold := sg.next_deadline()) is not None:
                 wake.append(hold)
-            if stall_timeout_s is not None and error is None:
+            if stall_timeout_s is not None and error is None and last_input is not None:
                 wake.append(last_input + stall_timeout_s)
             try:
-                timeout = max(0.0, min(wake) - now) if wake else None
-                msg = await asyncio.wait_for(inbox.get(), timeout)
+                # What arrived while the consumer held the stream is read first: a wait
+                # with a timeout already past would give up on it (wait_for, Python 3.11).
+                if not inbox.empty():
+                    msg = inbox.get_nowait()
+                else:
+                    timeout = max(0.0, min(wake) - now) if wake else None
+                    msg = await asyncio.wait_for(inbox.get(), timeout)
             except asyncio.TimeoutError:
                 now = time.monotonic()
                 for job, fut in list(inflight.items()):
@@ -394,6 +403,7 @@ async def run_async(
                 if (
                     stall_timeout_s is not None
                     and error is None
+                    and last_input is not None
                     and now >= last_input + stall_timeout_s
                 ):
                     error = UpstreamError(f"upstream stalled: no delta for {stall_timeout_s} s")
@@ -425,6 +435,7 @@ async def run_async(
                 continue
             failure = done_pull.exception()
             if isinstance(failure, StopAsyncIteration):
+                last_input = None
                 events = sg.finish()
             elif failure is not None:
                 error = failure

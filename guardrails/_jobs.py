@@ -76,10 +76,11 @@ class Job:
             if not (
                 isinstance(span, tuple)
                 and len(span) == 2
-                and all(isinstance(x, int) for x in span)
-                and 0 <= span[0] <= span[1] <= self.segment.end
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in span)
             ):
+                return Outcome([], f"finding span {span!r} is not a (start, end) pair of ints")
+            if not 0 <= span[0] <= span[1] <= self.segment.end:
                 return Outcome(
-                    [], f"finding span {item.span} is outside the text (0..{self.segment.end})"
+                    [], f"finding span {span} is outside the text (0..{self.segment.end})"
                 )
         return Outcome(list(found))

@@ -11,8 +11,9 @@ Boundaries:
 * after ``.``/``!``/``?``/``...``/``…`` (plus closing quotes and brackets) that
   is followed by whitespace, unless the word is a decimal, a version, a URL, an
   abbreviation, an initial or a numbered-list marker at the start of a line;
-  ambiguous words (``etc.``, ``Inc.``, ``U.S.``, ``a.m.``, an ellipsis) end a
-  sentence only when the next non-space character is an uppercase letter;
+  ambiguous words (``etc.``, ``Inc.``, ``U.S.``, ``a.m.``, an ellipsis, a period
+  standing alone as in ``example . com``) end a sentence only when the next
+  non-space character is an uppercase letter;
 * right after a CJK full stop (ideographic, or fullwidth ``.``/``!``/``?``) and
   its closers, no space needed;
 * before the whitespace run that holds a newline (outside code fences), so list
@@ -125,6 +126,8 @@ def _judge(word: str, complete: bool, line_start: bool, before: str) -> _Verdict
     stem = core[: m.start()]
     if not complete:
         return _Verdict.END
+    if not stem:  # a period standing alone, as in "example . com" or "e x a m p l e . c o m"
+        return _Verdict.UPPER
     bare = stem.lstrip(_OPENERS)
     low = bare.lower()
     is_marker = stem.isascii() and stem.isdigit() and len(stem) <= _MAX_LIST_DIGITS

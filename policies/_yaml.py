@@ -9,10 +9,16 @@ for error messages; when the path itself was never written (a missing key) the
 nearest enclosing one that was gives the position. :func:`validation_error`
 turns a pydantic ``ValidationError`` into a :class:`ConfigError` that names the
 file, line, column, dotted key, the bad value and what was expected.
+
+Hostile files fail fast with a :class:`ConfigError`, never a hang: more than
+:data:`MAX_PACK_BYTES`, UTF-16/UTF-32 or other non-UTF-8 bytes, aliases that
+expand past :data:`MAX_NODES` nodes ("billion laughs"), an alias inside itself,
+or nesting too deep to parse.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +35,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from guardrails.errors import ConfigError
 
 __all__ = [
+    "MAX_NODES",
+    "MAX_PACK_BYTES",
     "Document",
     "KeyPath",
     "Mark",
@@ -43,6 +51,20 @@ KeyPath = tuple[str | int, ...]
 """Keys and list indices from the top of a document down to one node."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+MAX_PACK_BYTES = 1 << 20
+"""The largest pack file read (1 MiB): a pack is configuration, not data."""
+
+MAX_NODES = 1_000_000
+"""The most nodes a document may hold with its aliases expanded. No file under
+:data:`MAX_PACK_BYTES` comes near it without aliases; a billion-laughs file does."""
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16: it starts with the UTF-16 LE mark
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +129,31 @@ def read_yaml(path: Path, source: str | None = None) -> Document:
     """
     name = source if source is not None else str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PACK_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read pack file: {exc.strerror or exc}", where=name) from None
+    if len(raw) > MAX_PACK_BYTES:
+        raise ConfigError(
+            f"the file is larger than {MAX_PACK_BYTES / 2**20:g} MiB, the limit for a pack "
+            "(a pack is configuration: keep large data out of it)",
+            where=name,
+        )
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            raise ConfigError(
+                f"the file is {encoding} text (it starts with a {encoding} byte-order mark); "
+                "save the pack as UTF-8",
+                where=f"{name}:1:1",
+            )
+    if (nul := raw.find(b"\0")) >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        column = nul - (raw.rfind(b"\n", 0, nul) + 1) + 1
+        raise ConfigError(
+            "the file holds a NUL byte: it is UTF-16 or UTF-32 text without a byte-order "
+            "mark, or not text at all; save the pack as UTF-8",
+            where=f"{name}:{line}:{column}",
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -125,23 +169,69 @@ def read_yaml(path: Path, source: str | None = None) -> Document:
 
 def parse_yaml(text: str, source: str) -> Document:
     """Like :func:`read_yaml` for text already in memory."""
-    loader = yaml.SafeLoader(text)
+    if len(text) > MAX_PACK_BYTES:
+        raise ConfigError(
+            f"the text is longer than {MAX_PACK_BYTES} characters, the limit for a pack",
+            where=source,
+        )
     keys: dict[KeyPath, Mark] = {}
     values: dict[KeyPath, Mark] = {}
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # reading starts here: bad characters raise here
         node = loader.get_single_node()
         if node is None:
             return Document(source, None, values={(): Mark(1, 1)})
         values[()] = _mark(node)
+        _Size(source).count(node)  # before anything walks the aliases' expansion
         _Walker(loader, source, keys, values).walk(node, ())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", where=source) from None
+    except RecursionError:
+        raise ConfigError("the document is nested too deeply to read", where=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Document(source, data, keys, values)
+
+
+@dataclass
+class _Size:
+    """Counts a document's nodes with every alias expanded, each distinct node once."""
+
+    source: str
+    memo: dict[int, int] = field(default_factory=dict)
+
+    def count(self, node: Node) -> int:
+        known = self.memo.get(id(node))
+        if known is not None:
+            if known < 0:
+                at = _mark(node)
+                raise ConfigError(
+                    "an alias refers to a node that contains it (a recursive structure)",
+                    where=f"{self.source}:{at.line}:{at.column}",
+                )
+            return known
+        self.memo[id(node)] = -1  # in progress: meeting it again is a cycle
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = node.value
+        elif isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        total = 1
+        for child in children:
+            total += self.count(child)
+            if total > MAX_NODES:
+                raise ConfigError(
+                    f"the document expands to more than {MAX_NODES:,} nodes through its "
+                    "aliases (a 'billion laughs' file); a pack is never that big",
+                    where=self.source,
+                )
+        self.memo[id(node)] = total
+        return total
 
 
 def _mark(node: Node) -> Mark:

@@ -2,8 +2,11 @@
 
 They are ordered by severity; when several findings on one segment ask for
 different actions, the most severe wins (``raise`` > ``block`` > ``cut`` >
-``regenerate`` > ``correct`` > ``warn`` > ``allow``). Two ``correct`` actions
-combine: ``drop`` beats ``redact``.
+``regenerate`` > ``correct`` > ``warn`` > ``allow``). Between two ``correct``
+actions, ``drop`` beats ``redact``, which beats the other strategies: a
+sentence with personal data in it is redacted even when another finding asks
+to annotate it or fix a number (one correction applies per sentence; the other
+findings are still reported).
 """
 
 from __future__ import annotations
@@ -154,7 +157,9 @@ _SEVERITY: dict[str, int] = {
 
 def severity(action: Action) -> int:
     """Rank of an action; higher wins when findings disagree."""
-    rank = _SEVERITY[action.kind]
-    if isinstance(action, Correct) and action.strategy == "drop":
-        return rank * 10 + 1  # drop beats redact within "correct"
-    return rank * 10
+    rank = _SEVERITY[action.kind] * 10
+    if isinstance(action, Correct):
+        # drop removes everything; a redact must never lose to a correction that
+        # leaves the personal data in place (annotate, fix_numbers, rewrite)
+        return rank + {"drop": 2, "redact": 1}.get(action.strategy, 0)
+    return rank
