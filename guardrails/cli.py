@@ -25,7 +25,7 @@ from guardrails.errors import Blocked, ConfigError, GuardrailError
 
 __all__ = ["main"]
 
-DEFAULT_PACK = "pii-redact"
+DEFAULT_PACK = "rag-balanced"
 
 
 def _parser() -> argparse.ArgumentParser:

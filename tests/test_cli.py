@@ -13,7 +13,16 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 def test_check_prints_a_report_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["check", str(EXAMPLES / "answer.txt"), "--context", str(EXAMPLES / "context.txt")])
+    code = main(
+        [
+            "check",
+            str(EXAMPLES / "answer.txt"),
+            "--context",
+            str(EXAMPLES / "context.txt"),
+            "--pack",
+            "pii-redact",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "pii-redact: PASSED" in out
@@ -23,12 +32,12 @@ def test_check_prints_a_report_and_exits_zero(capsys: pytest.CaptureFixture[str]
 
 
 def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(EXAMPLES / "answer.txt"), "--json"]) == 0
+    assert main(["check", str(EXAMPLES / "answer.txt"), "--json", "--pack", "pii-redact"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] is True
     labels = [f["label"] for s in data["segments"] for f in s["findings"]]
     assert labels == ["email", "phone"]
-    email = data["segments"][2]["findings"][0]
+    email = next(f for s in data["segments"] for f in s["findings"] if f["label"] == "email")
     assert email["text"] == "returns@shop.example"
 
 
@@ -117,3 +126,15 @@ def test_packs_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
     text = json.dumps(schema)
     assert "extends" in text
     assert "regenerate" in text
+
+
+def test_check_defaults_to_grounding_with_the_shipped_models(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["check", str(EXAMPLES / "answer.txt"), "--context", str(EXAMPLES / "context.txt")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("rag-balanced: PASSED")
+    assert "It was sent by express air freight. [unverified]" in out  # not in the context
+    assert "grounding/not_a_claim" in out
+    assert "evidence: passage 1" in out
