@@ -18,7 +18,6 @@ import re
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -272,49 +271,23 @@ def run_step(steps: Steps, name: str, fn: Callable[[], Any]) -> Any:
 def export_onnx(
     module: Any, example: dict[str, Any], path: Path, output: str, output_axes: dict[int, str]
 ) -> None:
-    """TorchScript-based export (opset 17): int64 inputs with dynamic batch and sequence."""
-    import torch
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes[output] = output_axes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module.eval()
-    # the TorchScript exporter's deprecation notice and transformers' tracer warnings
-    # (a shape check that is constant for an encoder) are expected here
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            tuple(example[n] for n in names),
-            str(path),
-            input_names=names,
-            output_names=[output],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-            do_constant_folding=True,
-        )
+    """The library's exporter (opset 17, dynamic axes), checked and logged."""
     import onnx
 
+    from detectors.export import export_onnx as export
+
+    export(module, example, path, output, output_axes)
     onnx.checker.check_model(str(path))
     LOG.info("exported %s (%.1f MB)", path.name, path.stat().st_size / 1e6)
 
 
 def quantize_int8(src: Path, dst: Path) -> dict[str, Any]:
-    """Dynamic int8 quantization, per-channel weights (per-tensor loses accuracy: FINDINGS)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """The library's int8 per-channel quantization (per-tensor loses accuracy: FINDINGS)."""
+    from detectors.export import quantize_int8 as quantize
 
-    quantize_dynamic(
-        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False
-    )
+    info = quantize(src, dst)
     LOG.info("quantized %s -> %s (%.1f MB)", src.name, dst.name, dst.stat().st_size / 1e6)
-    return {
-        "method": "onnxruntime.quantization.quantize_dynamic",
-        "weight_type": "QInt8",
-        "per_channel": True,
-        "reduce_range": False,
-    }
+    return info
 
 
 class EagerAttention:
@@ -335,16 +308,10 @@ class EagerAttention:
 
 
 def save_tokenizer(hf_tokenizer: Any, path: Path) -> None:
-    """The fast tokenizer's ``tokenizer.json``, without fixed padding or truncation
-    (the runtime truncates to the card's ``max_length`` and pads per batch)."""
-    from tokenizers import Tokenizer
+    """``tokenizer.json`` as the runtime wants it (see :func:`detectors.export.save_tokenizer`)."""
+    from detectors.export import save_tokenizer as save
 
-    tok = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
-    tok.no_truncation()
-    pad = hf_tokenizer.pad_token or "[PAD]"
-    tok.enable_padding(pad_id=tok.token_to_id(pad), pad_token=pad)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tok.save(str(path))
+    save(hf_tokenizer, path)
 
 
 def finish_model_dir(path: Path, card: dict[str, Any]) -> dict[str, Any]:
