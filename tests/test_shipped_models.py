@@ -45,3 +45,10 @@ def test_every_builtin_pack_builds_with_the_shipped_models() -> None:
 
     for name in builtin_packs():
         gr.Guard.from_pack(name).close()
+
+
+def test_every_builtin_pack_passes_its_golden_cases() -> None:
+    from guardrails.cli import main
+    from policies.loader import builtin_packs
+
+    assert main(["packs", "test", *builtin_packs()]) == 0
