@@ -17,10 +17,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Literal, cast
 
 from detectors.base import CheckContext, Detector, Finding, Passage, Segment
-from guardrails._edits import RepeatFilter, annotation, mask_for, merge_spans
+from guardrails._edits import RepeatFilter, annotation, mask_for
 from guardrails._jobs import Job, Outcome
 from guardrails._ledger import Ledger, Piece
 from guardrails._result import Fate, Feedback, GuardResult, SegmentResult
@@ -102,6 +102,7 @@ class _Applying:
 
 
 _DROP = Correct("drop")
+_IN_PLACE = ("redact", "fix_numbers", "annotate")  # corrections that can apply together
 
 
 class StreamGuard:
@@ -408,43 +409,73 @@ class StreamGuard:
             self._ask(app, "rewrite", None, None)
             self._rewriting = (app, action)
             return
-        spans = merge_spans(app.deciding, seg) if strategy in ("redact", "fix_numbers") else []
         if strategy == "fix_numbers" and not all(
-            f.replacement is not None and (f.span[0], f.span[1]) in {sp for sp, _ in spans}
+            f.replacement is not None and seg.start <= f.span[0] < f.span[1] <= seg.end
             for f in app.deciding
         ):
             why = "fix_numbers: no evidence value to put in place"
             self._fall_back(app, action.otherwise or _DROP, why)
             return
-        fate: Fate = "redacted" if strategy == "redact" else "corrected"
-        if strategy == "annotate":
-            marker = annotation(action.marker, app.deciding)
-            self._replace(app, strategy, fate, [], (Edit(seg.end, seg.end, "", marker),))
-        elif spans:
-            edits = tuple(
-                Edit(s, e, self._slice(s, e), mask_for(action, f, e - s)) for (s, e), f in spans
-            )
-            self._replace(
-                app, strategy, fate, [(e.start, e.end, e.replacement) for e in edits], edits
-            )
-        else:  # drop, or a redact whose findings have no span inside the segment
-            self._replace(app, "drop", "dropped", None, (Edit(seg.start, seg.end, seg.text),))
+        # Every in-place correction asked for on this segment applies together: the
+        # redactions first (they win where spans overlap), then the number fixes that
+        # have a value, then the annotations.
+        asked = (
+            [
+                m
+                for m in app.verdict.matches
+                if isinstance(m.action, Correct) and m.action.strategy in _IN_PLACE
+            ]
+            if strategy in _IN_PLACE
+            else []
+        )
+        spans: list[tuple[int, int, str]] = []
+        groups: dict[str, list[Edit]] = {}
+        rules: dict[str, str] = {}
+        notes: dict[str, list[str]] = {}
+        for kind in _IN_PLACE:
+            for m in (m for m in asked if cast(Correct, m.action).strategy == kind):
+                act = cast(Correct, m.action)
+                rules.setdefault(kind, m.rule.title if m.rule else "")
+                if m.finding.message and m.finding.message not in notes.setdefault(kind, []):
+                    notes[kind].append(m.finding.message)
+                if kind == "annotate":
+                    marker = annotation(act.marker, (m.finding,))
+                    if not any(e.replacement == marker for e in groups.get(kind, ())):
+                        groups.setdefault(kind, []).append(Edit(seg.end, seg.end, "", marker))
+                    continue
+                start, end = max(m.finding.span[0], seg.start), min(m.finding.span[1], seg.end)
+                if start >= end or (kind == "fix_numbers" and m.finding.replacement is None):
+                    continue
+                if any(start < e and s < end for s, e, _ in spans):
+                    continue  # overlaps a redaction already made
+                text = mask_for(act, m.finding, end - start)
+                spans.append((start, end, text))
+                groups.setdefault(kind, []).append(Edit(start, end, self._slice(start, end), text))
+        if not groups:  # drop, or a redact whose findings have no span inside the segment
+            drop = ("drop", app.rule, (Edit(seg.start, seg.end, seg.text),), app.message)
+            self._replace(app, [drop], None, "dropped")
+            return
+        fate: Fate = "redacted" if "redact" in groups else "corrected"
+        events = [
+            (k, rules.get(k, app.rule), tuple(edits), app.note or "; ".join(notes.get(k, ())))
+            for k, edits in groups.items()
+        ]
+        self._replace(app, events, sorted(spans), fate)
 
     def _replace(
         self,
         app: _Applying,
-        kind: str,
-        fate: Fate,
+        events: list[tuple[str, str, tuple[Edit, ...], str]],
         spans: list[tuple[int, int, str]] | None,
-        edits: tuple[Edit, ...],
+        fate: Fate,
     ) -> None:
-        """Release ``seg`` with ``spans`` replaced (None: nothing of it) and record ``edits``.
-
-        Zero-width edits (annotations) are appended at their position.
-        """
+        """Release the segment with ``spans`` replaced (None: nothing of it) and record
+        one action event per (kind, rule, edits, message). Zero-width edits (annotations)
+        are appended at their position."""
         seg = app.slot.seg
         resume = self._retract_for(seg)
-        self._act_event(kind, app.rule, edits, app.message, seg)
+        for kind, rule, edits, message in events:
+            self._act_event(kind, rule, edits, message, seg)
         if spans is not None:
             pos = seg.start
             for s, e, text in spans:
@@ -452,9 +483,10 @@ class StreamGuard:
                 self._release(Piece(text, s, e, False))
                 pos = e
             self._release(Piece(self._slice(pos, seg.end), pos, seg.end, True))
-            for edit in edits:
-                if edit.start == edit.end:
-                    self._release(Piece(edit.replacement, edit.start, edit.end, False))
+            for _, _, edits, _ in events:
+                for edit in edits:
+                    if edit.start == edit.end:
+                        self._release(Piece(edit.replacement, edit.start, edit.end, False))
         if resume > seg.end:  # pass mode: give back what followed the corrected segment
             self._release(Piece(self._slice(seg.end, resume), seg.end, resume, True))
         self._segments.append(SegmentResult.of(seg, fate, app.everything))
@@ -488,7 +520,8 @@ class StreamGuard:
             check = self.policy.decide(findings)
             if isinstance(check.action, (Allow, Warn)):
                 edit = Edit(seg.start, seg.end, seg.text, text)
-                self._replace(app, "rewrite", "rewritten", [(seg.start, seg.end, text)], (edit,))
+                rewrite = ("rewrite", app.rule, (edit,), app.message)
+                self._replace(app, [rewrite], [(seg.start, seg.end, text)], "rewritten")
             else:
                 why = "; ".join(f"{f.detector}/{f.label}" for f in findings)
                 self._fall_back(app, otherwise, f"rewrite failed its own check: {why}")

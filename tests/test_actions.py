@@ -285,3 +285,50 @@ def test_sentence_scope_threshold_counts_within_one_sentence() -> None:
     guard = gr.Guard([Numbers({"1": None, "2": None})], policy)
     result = guard.validate("Only 1 here. Both 1 and 2 here. Fine.")
     assert result.text == "Only 1 here. Fine."
+
+
+@pytest.mark.parametrize("mode", ["hold", "pass"])
+@pytest.mark.parametrize("path", PATHS)
+def test_in_place_corrections_on_one_sentence_apply_together(path: str, mode: str) -> None:
+    from detectors.pii import PIIDetector
+
+    policy = Policy(
+        [
+            Rule(When("numbers"), Correct("fix_numbers")),
+            Rule(When("pii"), Correct("redact")),
+            Rule(When("grader"), Correct("annotate", marker=" [check]")),
+        ]
+    )
+
+    class Grader:
+        name = "grader"
+        cpu_bound = False
+
+        def check(self, segment: Segment, ctx: CheckContext) -> list[Finding]:
+            if "Mail" not in segment.text:
+                return []
+            return [
+                Finding(
+                    "grader",
+                    "unsupported",
+                    (segment.start, segment.end),
+                    message="not in the context",
+                )
+            ]
+
+    guard = gr.Guard(
+        [Numbers({"25": "20"}), PIIDetector(), Grader()],
+        policy,
+        settings=gr.StreamSettings(mode=mode),  # type: ignore[arg-type]
+    )
+    answer = "It costs 25 dollars. Mail ann@example.com about the 25 dollars. Bye."
+    events, result, _ = run(guard, (answer,), path)
+    assert result.text == "It costs 20 dollars. Mail [EMAIL] about the 20 dollars. [check] Bye."
+    assert kinds(events) == ["fix_numbers", "redact", "fix_numbers", "annotate"]
+    messages = {e.action: e.message for e in events if isinstance(e, ActionEvent)}
+    assert messages == {
+        "fix_numbers": "25 is not in the context",
+        "redact": "e-mail address",
+        "annotate": "not in the context",
+    }
+    assert [s.fate for s in result.segments] == ["corrected", "redacted", "released"]

@@ -139,8 +139,12 @@ def test_grounding_reads_instructions_as_evidence_only(
         seen = decisions(grounded, answer, [*CONTEXT, injection], driver)
         if injection in PURE:  # evidence for nothing: nothing changes, findings included
             assert seen == plain, injection
-        else:  # it quotes the answer, so grounding may count it as evidence; actions hold
-            assert seen[:3] + seen[4:] == plain[:3] + plain[4:], injection
+        else:  # it quotes the answer, so grounding may count it as evidence (labels and
+            # annotations may change); what the rules redact is redacted all the same
+            redacted = [a for a in seen[4] if a[0] == "redact"]  # type: ignore[attr-defined]
+            assert redacted == [a for a in plain[4] if a[0] == "redact"], injection  # type: ignore[attr-defined]
+            assert "ann@example.com" not in str(seen[0]), injection
+            assert seen[1:3] == plain[1:3], injection
 
 
 def test_evidence_text_is_never_formatted_as_a_template() -> None:

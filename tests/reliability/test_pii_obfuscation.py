@@ -154,22 +154,22 @@ class _Flags:
 
 
 @pytest.mark.parametrize(
-    ("label", "action", "replacement"),
+    ("label", "action", "replacement", "text"),
     [
-        ("unsupported", Correct("annotate"), None),
-        ("number_mismatch", Correct("fix_numbers"), "5"),
+        ("unsupported", Correct("annotate"), None, "Mail [EMAIL] within 3 days. [unverified]"),
+        ("number_mismatch", Correct("fix_numbers"), "5", "Mail [EMAIL] within 5 days."),
     ],
 )
 def test_personal_data_is_redacted_whatever_else_the_sentence_has(
-    label: str, action: Correct, replacement: str | None
+    label: str, action: Correct, replacement: str | None, text: str
 ) -> None:
     # the other correction comes first (detector and rule order): it used to win the
-    # tie and release the e-mail address untouched
+    # tie and release the e-mail address untouched; now both apply, redaction first
     guard = Guard(
         [_Flags(label, replacement), PIIDetector()],
         Policy([Rule(When("claims"), action), Rule(When("pii"), Correct("redact"))]),
     )
     result = check_accounting(list(guard.events(["Mail ann@example.com within 3 days."])))
-    assert result.text == "Mail [EMAIL] within 3 days."
-    assert [a.action for a in result.actions] == ["redact"]
-    assert {f.label for f in result.findings} == {label, "email"}  # still reported
+    assert result.text == text
+    assert [a.action for a in result.actions] == ["redact", action.strategy]
+    assert {f.label for f in result.findings} == {label, "email"}
