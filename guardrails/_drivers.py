@@ -59,6 +59,23 @@ def _due(job: Job, now: float) -> float:
     return now + _POLL_S if due is None else due
 
 
+def _next_wake(
+    sg: StreamGuard,
+    inflight: Iterable[Job],
+    now: float,
+    stall_timeout_s: float | None,
+    last_input: float | None,
+) -> float | None:
+    """The earliest moment a driver must wake without news: a job's deadline (or a poll
+    while a job waits for a worker), the hold timer, or the stall timeout."""
+    wake = [_due(job, now) for job in inflight]
+    if (hold := sg.next_deadline()) is not None:
+        wake.append(hold)
+    if stall_timeout_s is not None and last_input is not None:
+        wake.append(last_input + stall_timeout_s)
+    return min(wake, default=None)
+
+
 def _caller(call: LLMCall, target: Target | None, llms: Mapping[str, Target]) -> Callable[[], Any]:
     """The LLM call the core asked for, ready to make."""
     fn = target if call.via is None else llms[call.via]
@@ -207,13 +224,10 @@ def run_sync(
             if sg.done:
                 break
             now = time.monotonic()
-            wake = [_due(job, now) for job in inflight]
-            if (hold := sg.next_deadline()) is not None:
-                wake.append(hold)
-            if stall_timeout_s is not None and error is None and last_input is not None:
-                wake.append(last_input + stall_timeout_s)
+            stall = None if error is not None else stall_timeout_s
+            wake = _next_wake(sg, inflight, now, stall, last_input)
             try:
-                msg = inbox.get(timeout=max(0.0, min(wake) - now) if wake else None)
+                msg = inbox.get(timeout=None if wake is None else max(0.0, wake - now))
             except queue.Empty:
                 now = time.monotonic()
                 for job in list(inflight):
@@ -379,18 +393,15 @@ async def run_async(
             if sg.done:
                 break
             now = time.monotonic()
-            wake = [_due(job, now) for job in inflight]
-            if (hold := sg.next_deadline()) is not None:
-                wake.append(hold)
-            if stall_timeout_s is not None and error is None and last_input is not None:
-                wake.append(last_input + stall_timeout_s)
+            stall = None if error is not None else stall_timeout_s
+            wake = _next_wake(sg, inflight, now, stall, last_input)
             try:
                 # What arrived while the consumer held the stream is read first: a wait
                 # with a timeout already past would give up on it (wait_for, Python 3.11).
                 if not inbox.empty():
                     msg = inbox.get_nowait()
                 else:
-                    timeout = max(0.0, min(wake) - now) if wake else None
+                    timeout = None if wake is None else max(0.0, wake - now)
                     msg = await asyncio.wait_for(inbox.get(), timeout)
             except asyncio.TimeoutError:
                 now = time.monotonic()
