@@ -11,6 +11,7 @@ and transformers (``pip install groundrail[train]``); nothing at run time does.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -79,7 +80,9 @@ def save_tokenizer(hf_tokenizer: Any, path: Path) -> None:
 def write_card(path: Path, card: dict[str, Any]) -> dict[str, Any]:
     """Add the checksums of ``model.onnx`` and ``tokenizer.json`` and write ``card.json``."""
     card = {**card, "sha256": {f: file_sha256(path / f) for f in (MODEL_FILE, TOKENIZER_FILE)}}
-    (path / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    tmp = path / (CARD_FILE + ".tmp")  # written whole, then renamed into place
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path / CARD_FILE)
     return card
 
 

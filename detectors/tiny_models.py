@@ -21,7 +21,6 @@ imported only when a model is built.
 
 from __future__ import annotations
 
-import json
 import os
 import string
 from collections.abc import Sequence
@@ -31,7 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detectors.runtime import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, file_sha256
+from detectors.export import write_card
+from detectors.runtime import MODEL_FILE, TOKENIZER_FILE
 
 __all__ = ["TINY_WORDS", "build_tiny_cross_encoder", "build_tiny_embedder", "tiny_vocab"]
 
@@ -130,15 +130,6 @@ def _save_model(graph: Any, path: Path) -> None:
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
-
-
-def _finish_dir(path: Path, card: dict[str, Any]) -> Path:
-    card["sha256"] = {
-        MODEL_FILE: file_sha256(path / MODEL_FILE),
-        TOKENIZER_FILE: file_sha256(path / TOKENIZER_FILE),
-    }
-    (path / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 def build_tiny_cross_encoder(
@@ -241,7 +232,8 @@ def build_tiny_cross_encoder(
         "generator": "detectors.tiny_models.build_tiny_cross_encoder",
         "seed": seed,
     }
-    return _finish_dir(out_dir, card)
+    write_card(out_dir, card)
+    return out_dir
 
 
 def build_tiny_embedder(
@@ -323,4 +315,5 @@ def build_tiny_embedder(
         "generator": "detectors.tiny_models.build_tiny_embedder",
         "seed": seed,
     }
-    return _finish_dir(out_dir, card)
+    write_card(out_dir, card)
+    return out_dir

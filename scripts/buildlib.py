@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from detectors.runtime import file_sha256
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"  # "../shared/data" from the repo root
 DEFAULT_WORK_DIR = REPO_ROOT / "build" / "model-build"  # build/ is git-ignored
@@ -77,12 +79,7 @@ def show(path: Path | str) -> str:
     return f".../{resolved.name}"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_file = file_sha256  # one implementation: the runtime's, which verifies models
 
 
 def sha256_text(text: str) -> str:
@@ -316,10 +313,9 @@ def save_tokenizer(hf_tokenizer: Any, path: Path) -> None:
 
 def finish_model_dir(path: Path, card: dict[str, Any]) -> dict[str, Any]:
     """Add the sha256 of model.onnx and tokenizer.json to ``card`` and write card.json."""
-    card = dict(card)
-    card["sha256"] = {f: sha256_file(path / f) for f in ("model.onnx", "tokenizer.json")}
-    write_json(path / "card.json", card)
-    return card
+    from detectors.export import write_card
+
+    return write_card(path, card)
 
 
 def install_model_dir(staging: Path, dest: Path) -> None:
