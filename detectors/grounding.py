@@ -87,6 +87,8 @@ class Grounding:
         window_tokens: int = 128,
         support_threshold: float | None = None,
         contradiction_threshold: float | None = None,
+        fusion_weights: dict[str, float] | None = None,
+        fusion_bias: float | None = None,
         max_wait_ms: float = 3.0,
         retrieval: Literal["lexical", "hybrid"] = "lexical",
         embedder: str | None = None,
@@ -100,9 +102,16 @@ class Grounding:
         self.nli = NLIScorer(md, device=device, threads=threads, max_wait_ms=max_wait_ms)
         card = md.card.get("fusion") or {}
         defaults = Fusion()
+        if fusion_weights is not None:
+            unknown = sorted(set(fusion_weights) - set(defaults.weights))
+            if unknown:
+                raise ValueError(
+                    f"fusion_weights: unknown signal(s) {', '.join(unknown)}; "
+                    f"expected some of {', '.join(defaults.weights)}"
+                )
         self.fusion = Fusion(
-            weights=dict(card.get("weights") or defaults.weights),
-            bias=float(card.get("bias", defaults.bias)),
+            weights=dict(fusion_weights or card.get("weights") or defaults.weights),
+            bias=fusion_bias if fusion_bias is not None else float(card.get("bias", defaults.bias)),
             support_threshold=support_threshold
             if support_threshold is not None
             else float(card.get("support_threshold", defaults.support_threshold)),

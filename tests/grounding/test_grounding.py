@@ -190,6 +190,27 @@ def test_grounding_types_load_from_a_pack(nli_dir: Path, tmp_path: Path) -> None
     assert result.segments[0].label == "supported"
 
 
+def test_fusion_weights_and_bias_come_from_the_pack(nli_dir: Path, tmp_path: Path) -> None:
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        f"name: p\ndetectors:\n  grounding:\n    type: grounding\n    model: '{nli_dir}'\n"
+        "    fusion_weights: {lexical: 3.0}\n    fusion_bias: -1.0\n"
+        "    support_threshold: 0.4\n",
+        encoding="utf-8",
+    )
+    det = gr.Guard.from_yaml(pack).detectors[0]
+    assert isinstance(det, Grounding)
+    assert det.fusion.weights == {"lexical": 3.0}
+    assert (det.fusion.bias, det.fusion.support_threshold) == (-1.0, 0.4)
+    # support = sigmoid(-1 + 3 * lexical): a word-for-word paraphrase is supported
+    assert det.fusion.support({"lexical": 1.0, "entailment": 0.0}) > 0.8
+
+
+def test_unknown_fusion_signal_is_refused(nli_dir: Path) -> None:
+    with pytest.raises(ValueError, match="unknown signal.*lexcal"):
+        Grounding(model=str(nli_dir), fusion_weights={"lexcal": 1.0})
+
+
 def test_check_command_prints_labels_and_evidence(
     nli_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
