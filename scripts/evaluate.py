@@ -32,7 +32,6 @@ import json
 import math
 import os
 import sys
-import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +46,13 @@ import numpy as np  # noqa: E402
 
 from detectors._shared import DEFAULT_EMBEDDING, DEFAULT_NLI, VectorScorer, model_dir  # noqa: E402
 from detectors.grounding import Fusion, Grounding  # noqa: E402
+from guardrails._eval_report import (  # noqa: E402
+    decision_metrics,
+    nli_report,
+    sample_rows,
+    score_metrics,
+)
+from guardrails._progress import Progress  # noqa: E402
 from guardrails.errors import ModelError  # noqa: E402
 from guardrails.evaluation import (  # noqa: E402
     METHODS,
@@ -56,15 +62,12 @@ from guardrails.evaluation import (  # noqa: E402
     Row,
     RowScores,
     SentenceScores,
-    balanced_accuracy,
     best_threshold,
     fit_fusion,
     fusion_examples,
     load_rows,
     nan_safe,
     nli_predictions,
-    pr_auc,
-    roc_auc,
 )
 
 DEFAULT_DATA = Path("..") / "shared" / "data" / "dev"  # relative to the repository root
@@ -93,27 +96,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-class Progress:
-    """Rows done, rows/s and ETA on stderr (in place on a terminal, else every 10 s)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.start = total, 0, time.monotonic()
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-
-    def step(self, label: str, n: int = 1) -> None:
-        self.done += n
-        now = time.monotonic()
-        if not self.tty and now - self.last < 10 and self.done < self.total:
-            return
-        self.last = now
-        rate = self.done / max(now - self.start, 1e-9)
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        line = f"{label:>16} {self.done}/{self.total} rows  {rate:.1f} rows/s  ETA {eta:.0f}s"
-        end = "" if self.tty and self.done < self.total else "\n"
-        print(("\r" if self.tty else "") + line, end=end, file=sys.stderr, flush=True)
-
-
 def load_data(folder: Path, limit: int | None, seed: int) -> list[tuple[str, Format, list[Row]]]:
     files = sorted(folder.glob("*.jsonl"))
     if not files:
@@ -121,10 +103,7 @@ def load_data(folder: Path, limit: int | None, seed: int) -> list[tuple[str, For
     out = []
     for path in files:
         fmt, rows = load_rows(path)
-        if limit is not None and len(rows) > limit:
-            keep = np.random.default_rng(seed).choice(len(rows), limit, replace=False)
-            rows = [rows[i] for i in sorted(keep.tolist())]
-        out.append((path.stem, fmt, rows))
+        out.append((path.stem, fmt, sample_rows(rows, limit, seed)))
     return out
 
 
@@ -171,20 +150,17 @@ def binary_metrics(
     scores: Sequence[float], labels: Sequence[int], pred: Sequence[int] | None
 ) -> dict[str, Any]:
     """ROC AUC, AP, balanced accuracy at ``pred`` (else at the best dev threshold)."""
-    y = np.asarray(labels, dtype=int)
+    out = score_metrics(scores, labels)  # n, positives, roc_auc, pr_auc
     s = np.asarray(scores, dtype=np.float64)
-    out: dict[str, Any] = {"n": len(y), "positives": int(y.sum())}
-    if not len(y) or not np.isfinite(s).all():
-        return {**out, "roc_auc": None, "pr_auc": None, "balanced_accuracy": None}
-    t, dev_bacc = best_threshold(s, y, "balanced")
-    out["roc_auc"] = nan_safe(roc_auc(s, y))
-    out["pr_auc"] = nan_safe(pr_auc(s, y))
+    if not len(s) or not np.isfinite(s).all():
+        return {**out, "balanced_accuracy": None}
+    t, dev_bacc = best_threshold(s, labels, "balanced")
     out["threshold_dev"] = round(t, 4)
     out["balanced_accuracy_dev"] = nan_safe(dev_bacc)
     if pred is None:
         out["balanced_accuracy"], out["threshold_from"] = out["balanced_accuracy_dev"], "dev"
     else:
-        out["balanced_accuracy"] = nan_safe(balanced_accuracy(pred, y))
+        out["balanced_accuracy"] = decision_metrics(pred, labels)["balanced_accuracy"]
         out["threshold_from"] = "shipped"
     return out
 
@@ -284,16 +260,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(0, len(rows), 16):
                 probs += nli_predictions(ev.nli, rows[i : i + 16])
                 progress.step(name, len(rows[i : i + 16]))
-            gold = [r.label for r in rows]
-            pred = [max(p, key=p.__getitem__) for p in probs]
-            ent = [p["entailment"] for p in probs]
-            is_ent = [int(g == "entailment") for g in gold]
+            nli = nli_report(probs, [str(r.label) for r in rows])
+            # AUC of 1 - P(entailment) for "not entailment" = AUC of P(entailment) for entailment
             report["nli"][name] = {
                 "n": len(rows),
-                "accuracy": round(
-                    float(np.mean([a == b for a, b in zip(pred, gold, strict=True)])), 4
-                ),
-                "entailment_roc_auc": nan_safe(roc_auc(ent, is_ent)) if rows else None,
+                "accuracy": nli["accuracy"],
+                "entailment_roc_auc": nli["roc_auc"],
             }
             continue
         scored[name] = []

@@ -207,7 +207,7 @@ def test_fusion_weights_and_bias_come_from_the_pack(nli_dir: Path, tmp_path: Pat
 
 
 def test_unknown_fusion_signal_is_refused(nli_dir: Path) -> None:
-    with pytest.raises(ValueError, match="unknown signal.*lexcal"):
+    with pytest.raises(ValueError, match=r"unknown signal.*lexcal"):
         Grounding(model=str(nli_dir), fusion_weights={"lexcal": 1.0})
 
 
