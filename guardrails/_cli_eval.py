@@ -61,6 +61,11 @@ def add_parsers(sub: Any, default_pack: str) -> None:
         default="response",
         help="judge whole responses (default) or the labelled sentences of format B data",
     )
+    ev.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also score the NLI model alone and the lexical and embedding baselines",
+    )
     ev.add_argument("--json", type=Path, metavar="OUT", help="also write the full report here")
 
     cal = sub.add_parser(

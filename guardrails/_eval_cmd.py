@@ -208,12 +208,27 @@ def _select(datasets: list[Dataset], level: str) -> tuple[list[Dataset], list[di
 
 
 def evaluate(
-    loaded: LoadedPack, datasets: Sequence[Dataset], level: str, progress: Progress
+    loaded: LoadedPack,
+    datasets: Sequence[Dataset],
+    level: str,
+    progress: Progress,
+    *,
+    baselines: bool = False,
 ) -> dict[str, Any]:
-    """The full ``eval`` report (see ``docs/evaluation.md`` for its keys)."""
+    """The full ``eval`` report (see ``docs/evaluation.md`` for its keys); with
+    ``baselines``, also the NLI-alone, lexical and embedding baselines (the
+    embedding one with the shipped embedder)."""
+    from guardrails._eval_baselines import baseline_report
     from guardrails.evaluation import Evaluator
 
-    ev = Evaluator(loaded.grounding)
+    vectors = None
+    if baselines:
+        from detectors._shared import DEFAULT_EMBEDDING, VectorScorer, model_dir
+
+        md = model_dir(None, DEFAULT_EMBEDDING, "embedding")
+        vectors = VectorScorer(md)
+    ev = Evaluator(loaded.grounding, vectors)
+    by_name: dict[str, list[RowScores]] = {}
     report: dict[str, Any] = {
         "pack": loaded.ref,
         "detector": loaded.grounding.name,
@@ -232,7 +247,7 @@ def evaluate(
             nli_parts[1].extend(gold)
             entry.update(level="nli", **nli_report(probs, gold))
         else:
-            scored = score_rows(ev, data, progress)
+            scored = by_name[data.name] = score_rows(ev, data, progress)
             examples = sentence_level(scored) if level == "sentence" else response_level(scored)
             grounding_levels.append(examples)
             entry.update(level=level, **binary_report(examples))
@@ -244,6 +259,8 @@ def evaluate(
             "pooled": binary_report(Level.join(grounding_levels)),
             "mean": mean_report([e for e in entries if e["level"] != "nli"], keys),
         }
+    if baselines and by_name:
+        report["baselines"] = baseline_report(by_name, level)
     if nli_parts[0]:
         report["nli_overall"] = {
             "pooled": nli_report(*nli_parts),
@@ -313,8 +330,36 @@ def render(report: dict[str, Any]) -> str:
     if nli:
         lines += ["", "NLI pairs: positive = not entailment, score = 1 - P(entailment)"]
         lines += _section(nli, report["nli_overall"], nli=True)
+    if report.get("baselines"):
+        lines += ["", *_baseline_lines(report)]
     lines += [f"skipped {s['file']}: {s['reason']}" for s in report.get("skipped", [])]
     return "\n".join(lines)
+
+
+def _baseline_lines(report: dict[str, Any]) -> list[str]:
+    """ROC AUC / balanced accuracy per dataset: the pack at its own decisions, each
+    baseline at its one best threshold over these rows."""
+    names = [n for n, e in report["datasets"].items() if e["level"] != "nli"]
+    columns = [("pack", report["datasets"], report["overall"]["mean"])]
+    columns += [(m, b["datasets"], b["mean"]) for m, b in report["baselines"].items()]
+    head = "".join(f" {label:>15}" for label, *_ in columns)
+    lines = [
+        "baselines (ROC AUC / balanced accuracy; a baseline at its one best threshold "
+        "chosen on these rows):",
+        f"{'dataset':<18}{head}",
+    ]
+
+    def cell(d: dict[str, Any] | None) -> str:
+        if d is None:
+            return f" {'-':>15}"
+        pair = f"{fmt_metric(d['roc_auc'], 5)} / {fmt_metric(d['balanced_accuracy'], 5)}"
+        return f" {pair:>15}"
+
+    for name in names:
+        lines.append(f"{name[:18]:<18}" + "".join(cell(per.get(name)) for _, per, _ in columns))
+    if len(names) > 1:
+        lines.append(f"{'mean':<18}" + "".join(cell(mean) for *_, mean in columns))
+    return lines
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -328,7 +373,7 @@ def eval_command(args: argparse.Namespace) -> int:
     loaded = load_pack_grounding(args)
     try:
         progress = Progress(sum(len(d.rows) for d in datasets))
-        report = evaluate(loaded, datasets, args.level, progress)
+        report = evaluate(loaded, datasets, args.level, progress, baselines=args.baselines)
     finally:
         loaded.guard.close()
     report["limit"] = args.limit

@@ -383,3 +383,44 @@ def test_progress_on_a_log_and_on_a_terminal() -> None:
     assert written.count("\r") == 2  # rewritten in place, every step
     assert written.endswith("\n")
     assert re.search(r"a 1/2 rows .*\x1b\[K\r", written)
+
+
+def test_baselines_by_hand(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.json"
+    args = ["eval", str(files["resp"]), str(files["sent"]), "--policy", str(files["pack"])]
+    code, text, _ = _run([*args, "--baselines", "--json", str(out)], capsys)
+    assert code == 0
+    base = json.loads(out.read_text(encoding="utf-8"))["baselines"]
+    assert set(base) == {"nli", "lexical", "embedding"}
+    lexical = base["lexical"]
+    # lexical score: 0 for the verbatim sentences, u > 0 for UNRELATED, so it ranks
+    # like the pack: resp positives {u, u, 0}, negatives {0, 0, u} -> AUC 6/9; one
+    # threshold t = u for both files flags UNRELATED: resp TPR 2/3, TNR 2/3;
+    # sent responses u/1, 0/0, u/1 are separated perfectly
+    _close(lexical["datasets"]["resp"], {"roc_auc": 6 / 9, "balanced_accuracy": 2 / 3})
+    _close(lexical["datasets"]["sent"], {"roc_auc": 1.0, "balanced_accuracy": 1.0})
+    _close(lexical["mean"], {"balanced_accuracy": (2 / 3 + 1) / 2})
+    assert 0.0 < lexical["threshold"] <= 1.0
+    assert 0.0 <= base["embedding"]["mean"]["roc_auc"] <= 1.0
+    assert "baselines (ROC AUC / balanced accuracy" in text
+    assert re.search(r"resp\s+0\.667 / 0\.667", text)  # the pack's own column
+
+
+def test_best_common_threshold_by_hand() -> None:
+    from guardrails._eval_baselines import best_common_threshold
+
+    # each set alone is separable; together t = 0.5 keeps both perfect
+    t, baccs = best_common_threshold(
+        [([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1]), ([0.2, 0.5, 0.7], [0, 1, 1])]
+    )
+    assert (t, baccs) == (0.5, [1.0, 1.0])
+    # separable at different places: t = 0.3 gives 1.0 and 0.5, t = 0.7 gives 0.5
+    # and 1.0; the tie goes to the lower threshold
+    low = ([0.1, 0.2, 0.3, 0.4], [0, 0, 1, 1])
+    high = ([0.5, 0.6, 0.7, 0.8], [0, 0, 1, 1])
+    t, baccs = best_common_threshold([low, high])
+    assert (t, baccs) == (0.3, [1.0, 0.5])
+    with pytest.raises(ValueError, match="at least one"):
+        best_common_threshold([])
