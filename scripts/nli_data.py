@@ -1,7 +1,10 @@
 """The NLI training pool: the NLI files as they are plus synthetic sentence-level pairs
 from the HaluEval *contexts*, a held-out split, and a label-balanced composition.
 
-HaluEval *responses* are not used, in any form. Taken whole their labels track length
+HaluEval *responses* are used in one way only: the right summaries of the
+summarization file (label 0; reference highlights of the article), sentence by sentence,
+as rewordings of their document (see :func:`scripts.pairgen.summary_pairs`).
+Hallucinated responses are not used. Taken whole their labels track length
 and style, not grounding (FINDINGS: right QA answers have a median of 2 words and no
 full stop, hallucinated ones 9 words and a full stop; v1 trained on them scored below
 the lexical baseline). A length-matched, sentence-level use is not available either:
@@ -20,12 +23,12 @@ import hashlib
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from scripts.buildlib import LOG, DataFiles, show
-from scripts.pairgen import LABELS, Doc, Pair, clean_context, make_pairs
+from scripts.pairgen import LABELS, Doc, Pair, clean_context, make_pairs, summary_pairs
 
 __all__ = [
     "CONTEXT_SHARES",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 NLI_FILES = ("nli_mnli.jsonl", "factcheckgpt_stance.jsonl", "dialfact_small.jsonl")
+SUMMARIES = "halueval_summarization.jsonl"  # its right summaries: see summary_pairs
 CONTEXT_SHARES = {  # share of the sampled context documents per HaluEval file
     "halueval_summarization.jsonl": 0.5,
     "halueval_qa.jsonl": 0.35,
@@ -91,11 +95,14 @@ def load_docs(
             LOG.warning("no %s: left out", show(path))
             continue
         seen: dict[str, Doc] = {}
+        summaries = name == SUMMARIES
         for row in files.read(path, limit):
             key = _key(row["context"])
             if key not in seen and row["context"].strip():
                 text = clean_context(row["context"], triples=name == "halueval_dialogue.jsonl")
                 seen[key] = Doc(f"{path.stem}:{key}", text)
+            if summaries and key in seen and row["label"] == 0 and not seen[key].summary:
+                seen[key] = replace(seen[key], summary=row["response"])
         docs = list(seen.values())
         random.Random(f"{seed}:{name}").shuffle(docs)
         if n_docs is not None:
@@ -104,7 +111,7 @@ def load_docs(
             files.rel(path),
             unique_contexts=len(seen),
             contexts_sampled=len(docs),
-            fields_used=["context"],
+            fields_used=["context", "response (label 0)"] if summaries else ["context"],
         )
         out.append((path.stem, docs))
     return out
@@ -136,6 +143,21 @@ def synthetic_pairs(
             dict(Counter(p.label for p in made)),
         )
         pairs.extend(made)
+        if any(d.summary for d in docs):
+            reworded = summary_pairs(
+                docs,
+                seed=seed,
+                source=f"summary:{source}",
+                max_tokens=max_tokens,
+                count_tokens=count_tokens,
+            )
+            LOG.info(
+                "summary-sentence pairs from %s: %d pairs %s",
+                source,
+                len(reworded),
+                dict(Counter(p.label for p in reworded)),
+            )
+            pairs.extend(reworded)
     return pairs
 
 

@@ -22,6 +22,13 @@ model trains on what the grounding detector feeds it. The hypothesis is one sent
 Per window one pair per label is tried, each with the kind used least so far that
 applies, so labels and kinds stay balanced. Everything is seeded: the same documents
 and seed give the same pairs.
+
+:func:`summary_pairs` does the same with a sentence of the document's *reference
+summary* in place of a window sentence: the premise is the window that holds most of
+the summary sentence's content words. Window sentences are copies, so the edits
+above teach the model what a changed copy looks like; summary sentences are
+rewordings (and LLM answers are mostly rewordings too): entailed without being
+copied, and edited the same ways for the other labels.
 """
 
 from __future__ import annotations
@@ -37,7 +44,16 @@ from detectors.passages import Window, make_windows
 from guardrails.segmenter import split
 from scripts import pairedits as ed
 
-__all__ = ["KINDS", "LABELS", "Doc", "Pair", "clean_context", "make_pairs", "perturb"]
+__all__ = [
+    "KINDS",
+    "LABELS",
+    "Doc",
+    "Pair",
+    "clean_context",
+    "make_pairs",
+    "perturb",
+    "summary_pairs",
+]
 
 LABELS = ("entailment", "neutral", "contradiction")
 KINDS: dict[str, tuple[str, ...]] = {
@@ -59,6 +75,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 class Doc:
     id: str
     text: str
+    summary: str = ""  # a reference summary of ``text``, where the source has one
 
 
 @dataclass(frozen=True)
@@ -209,6 +226,45 @@ def make_pairs(
             if not sentences:
                 continue
             ctx = _Ctx(i, doc, window, sentences)
+            for label in LABELS:
+                pair = gen.pair(label, ctx)
+                if pair is not None:
+                    pairs.append(pair)
+    return pairs
+
+
+def summary_pairs(
+    docs: Sequence[Doc],
+    *,
+    seed: int = 0,
+    source: str = "summary",
+    max_tokens: int = 128,
+    count_tokens: Callable[[str], int] | None = None,
+    per_doc: int = 2,
+    min_coverage: float = 0.65,
+) -> list[Pair]:
+    """Pairs from up to ``per_doc`` sentences of each document's ``summary``: premise = the
+    document window holding the largest share of the sentence's content words (kept
+    when that share is at least ``min_coverage``, so the window can support it), one
+    pair per label with the edits of :func:`make_pairs` applied to the summary sentence
+    (``sentence`` is then the summary sentence itself, entailed)."""
+    rng = random.Random(seed)
+    gen = _Generator(docs, rng, source)
+    pairs: list[Pair] = []
+    for i, doc in enumerate(docs):
+        sentences = [t for _, _, t in claims(doc.summary)]
+        if not sentences:
+            continue
+        windows = make_windows(
+            [Passage(doc.text, 0)], max_tokens=max_tokens, count_tokens=count_tokens
+        )
+        covered = []
+        for sentence in sentences:
+            best = max(windows, key=lambda w: (ed.coverage(sentence, w.text), -w.start))
+            if ed.coverage(sentence, best.text) >= min_coverage:
+                covered.append((sentence, best))
+        for sentence, window in rng.sample(covered, min(per_doc, len(covered))):
+            ctx = _Ctx(i, doc, window, [sentence])
             for label in LABELS:
                 pair = gen.pair(label, ctx)
                 if pair is not None:

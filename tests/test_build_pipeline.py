@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts import pairedits  # noqa: E402
-from scripts.pairgen import KINDS, LABELS, Doc, clean_context, make_pairs, perturb  # noqa: E402
+from scripts.pairgen import (  # noqa: E402
+    KINDS,
+    LABELS,
+    Doc,
+    clean_context,
+    make_pairs,
+    perturb,
+    summary_pairs,
+)
 
 DOCS = [
     Doc(
@@ -72,6 +81,33 @@ def test_generator_is_deterministic() -> None:
 
 def test_contradictions_differ_from_the_window() -> None:
     for pair in make_pairs(DOCS, seed=1, windows_per_doc=2, max_tokens=40):
+        if pair.label == "contradiction":
+            assert pair.hypothesis.lower() not in " ".join(pair.premise.split()).lower()
+
+
+def test_summary_pairs_reword_the_window() -> None:
+    docs = [
+        replace(
+            DOCS[0],
+            summary="Strauss designed the San Francisco bridge. Bananas grow on tall trees.",
+        ),
+        replace(DOCS[1], summary="Curie was awarded the Nobel Prize in 1903."),
+        DOCS[2],  # no summary: no pairs
+    ]
+    pairs = summary_pairs(docs, seed=0, max_tokens=40)
+    assert summary_pairs(docs, seed=0, max_tokens=40) == pairs
+    assert {p.doc for p in pairs} == {"a", "b"}
+    assert {p.label for p in pairs} == set(LABELS)
+    entailed = {p.hypothesis for p in pairs if p.label == "entailment" and p.kind == "sentence"}
+    # reworded, not copied; the banana sentence is not covered by any window: left out
+    assert entailed == {
+        "Strauss designed the San Francisco bridge.",
+        "Curie was awarded the Nobel Prize in 1903.",
+    }
+    for pair in pairs:
+        doc = next(d for d in docs if d.id == pair.doc)
+        assert pair.premise in doc.text
+        assert "Bananas" not in pair.hypothesis
         if pair.label == "contradiction":
             assert pair.hypothesis.lower() not in " ".join(pair.premise.split()).lower()
 
