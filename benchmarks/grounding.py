@@ -2,7 +2,8 @@
 
 1. Hold mode, 3-passage context, an upstream of 4-character deltas every 20 ms:
    the delay from the delta that completes a sentence to its release (the
-   grounding check, NLI included), as in ``release_latency.py``.
+   grounding check, NLI included), timed by ``guardrails.bench.stream`` as in
+   ``release_latency.py`` (``guardrails bench`` measures the whole default pack).
 2. Long inputs: ``validate`` on a context of P pages and an answer of W words,
    at two sizes (the second twice the first): the time should double, not
    quadruple, and peak memory stay bounded.
@@ -24,12 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from release_latency import Recorder, measure, summarize
-
 from detectors._shared import DEFAULT_NLI, MODELS_DIR
 from detectors.grounding import Grounding
 from detectors.tiny_models import build_tiny_cross_encoder
-from guardrails import Guard, TextDelta
+from guardrails import Guard
+from guardrails.bench import summarize
+from guardrails.bench.stream import Recorder, released_pieces, sentence_delays
+from guardrails.events import Event
+from guardrails.segmenter import split
+from guardrails.testing import FakeLLM
 
 PASSAGES = [
     "The Eiffel Tower is a wrought-iron lattice tower in Paris. It is 330 metres tall and "
@@ -77,23 +81,26 @@ def answer_of(n: int) -> str:
 
 
 def release_delay(model: str, n: int, delay_s: float) -> dict[str, dict[str, float]]:
-    guard = warm_guard(model)
     text = answer_of(n)
+    ends = [seg.end for seg in split(text)]
     out = {}
-    rec = Recorder(text, delay_s)
-    got = [(e, time.perf_counter()) for e in guard.events(rec.sync(), PASSAGES)]
-    decided, _ = measure([(e, t) for e, t in got if isinstance(e, TextDelta)], rec)
-    out["sync"] = summarize(decided)
-
-    async def amain() -> list[tuple[object, float]]:
-        return [(e, time.perf_counter()) async for e in guard.aevents(arec.aio(), PASSAGES)]
-
+    guard = warm_guard(model)
+    rec = Recorder()
+    upstream = rec.wrap(FakeLLM(text, chunk=4, delay_s=delay_s).stream())
+    got = [(e, time.perf_counter()) for e in guard.events(upstream, PASSAGES)]
+    out["sync"] = summarize([d.decided for d in sentence_delays(released_pieces(got), rec, ends)])
     guard.close()
+
+    async def amain() -> list[tuple[Event, float]]:
+        upstream = arec.awrap(FakeLLM(text, chunk=4, delay_s=delay_s).astream())
+        return [(e, time.perf_counter()) async for e in guard.aevents(upstream, PASSAGES)]
+
     guard = warm_guard(model)  # a fresh cache for the async run
-    arec = Recorder(text, delay_s)
+    arec = Recorder()
     agot = asyncio.run(amain())
-    decided, _ = measure([(e, t) for e, t in agot if isinstance(e, TextDelta)], arec)
-    out["async"] = summarize(decided)
+    out["async"] = summarize(
+        [d.decided for d in sentence_delays(released_pieces(agot), arec, ends)]
+    )
     guard.close()
     return out
 
@@ -167,7 +174,7 @@ def main() -> None:
     print("added release delay per sentence, hold mode, 3 passages, 4-char deltas every 20 ms")
     for driver, s in delays.items():
         print(
-            f"  {driver:<6} n={s['n']:.0f}  p50 {s['p50_ms']:.1f} ms  p95 {s['p95_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms"
+            f"  {driver:<6} n={s['n']:.0f}  p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms  p99 {s['p99']:.1f} ms"
         )
     sizes = [long_input(model, args.pages * k, args.words * k, args.data) for k in (1, 2)]
     print("long inputs (validate):")

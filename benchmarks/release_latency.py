@@ -1,8 +1,9 @@
 """Framework cost: how long after the upstream completes a sentence is it released?
 
 A PII-only guard in hold mode; a fake upstream emits 4-character deltas every
-20 ms (sync: a generator; async: an async generator). For every released
-sentence we take two clocks:
+20 ms (sync: ``FakeLLM.stream``; async: ``FakeLLM.astream``). For every released
+sentence there are two clocks (``guardrails.bench.stream`` computes both, the
+same way ``guardrails bench`` does for the default pack):
 
 * decided: from the moment the upstream yielded the delta that let the
   segmenter close the sentence (a boundary needs the next character: "3." may
@@ -12,7 +13,7 @@ sentence we take two clocks:
   the wait for one more delta (about 20 ms here), which no sentence-level
   guard can avoid.
 
-Run: python benchmarks/release_latency.py [--sentences 60] [--json out.json]
+Run: python benchmarks/release_latency.py [--sentences 60] [--delay-ms 20] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import time
-from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 from detectors.pii import PIIDetector
-from guardrails import Guard, TextDelta
+from guardrails import Guard
+from guardrails.bench import summarize
+from guardrails.bench.stream import Recorder, released_pieces, sentence_delays
+from guardrails.events import Event
 from guardrails.segmenter import split
-from guardrails.testing import chunked
+from guardrails.testing import FakeLLM
 from policies import Correct, Policy, Rule, When
 
 SENTENCES = [
@@ -44,86 +47,30 @@ def answer(n: int) -> str:
     return " ".join(SENTENCES[i % len(SENTENCES)] for i in range(n))
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def summarize(values: list[float]) -> dict[str, float]:
+def clocks(stamped: list[tuple[Event, float]], rec: Recorder, text: str) -> dict[str, Any]:
+    delays = sentence_delays(released_pieces(stamped), rec, [s.end for s in split(text)])
     return {
-        "n": len(values),
-        "p50_ms": percentile(values, 50) * 1000,
-        "p95_ms": percentile(values, 95) * 1000,
-        "p99_ms": percentile(values, 99) * 1000,
-        "mean_ms": statistics.fmean(values) * 1000,
+        "decided": summarize([d.decided for d in delays]),
+        "last_char": summarize([d.last_char for d in delays]),
     }
 
 
-class Recorder:
-    """Remembers when each delta left the upstream and where it ends."""
-
-    def __init__(self, text: str, delay_s: float) -> None:
-        self.deltas = chunked(text, 4)
-        self.delay_s = delay_s
-        self.sent: list[tuple[int, float]] = []  # (end offset, time)
-
-    def sync(self) -> Iterator[str]:
-        pos = 0
-        for delta in self.deltas:
-            time.sleep(self.delay_s)
-            pos += len(delta)
-            self.sent.append((pos, time.perf_counter()))
-            yield delta
-
-    async def aio(self) -> AsyncIterator[str]:
-        pos = 0
-        for delta in self.deltas:
-            await asyncio.sleep(self.delay_s)
-            pos += len(delta)
-            self.sent.append((pos, time.perf_counter()))
-            yield delta
-
-    def when(self, offset: int, after: bool) -> float:
-        """Time of the delta holding ``offset`` (after=True: the first one past it)."""
-        for end, t in self.sent:
-            if (end > offset) if after else (end >= offset):
-                return t
-        return self.sent[-1][1]
-
-
-def measure(
-    events: list[tuple[TextDelta, float]], rec: Recorder
-) -> tuple[list[float], list[float]]:
-    ends = {seg.end for seg in split("".join(rec.deltas))}
-    decided, last_char = [], []
-    for event, got in events:
-        if event.source is None or event.source[1] not in ends:
-            continue  # a redacted sentence is released in pieces: time its last one
-        end = event.source[1]
-        if end >= rec.sent[-1][0]:
-            continue  # the final sentence is closed by the end of the stream, not a delta
-        decided.append(got - rec.when(end, after=True))
-        last_char.append(got - rec.when(end, after=False))
-    return decided, last_char
-
-
-def run(n: int, delay_s: float) -> dict[str, dict[str, dict[str, float]]]:
+def run(n: int, delay_s: float) -> dict[str, dict[str, Any]]:
     guard = Guard([PIIDetector()], Policy([Rule(When("pii"), Correct("redact"))]))
     text = answer(n)
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    out: dict[str, dict[str, Any]] = {}
 
-    rec = Recorder(text, delay_s)
-    got = [(e, time.perf_counter()) for e in guard.events(rec.sync())]
-    d, lc = measure([(e, t) for e, t in got if isinstance(e, TextDelta)], rec)
-    out["sync"] = {"decided": summarize(d), "last_char": summarize(lc)}
+    rec = Recorder()
+    upstream = rec.wrap(FakeLLM(text, chunk=4, delay_s=delay_s).stream())
+    got = [(e, time.perf_counter()) for e in guard.events(upstream)]
+    out["sync"] = clocks(got, rec, text)
 
-    async def amain() -> list[tuple[object, float]]:
-        return [(e, time.perf_counter()) async for e in guard.aevents(arec.aio())]
+    async def amain() -> list[tuple[Event, float]]:
+        upstream = arec.awrap(FakeLLM(text, chunk=4, delay_s=delay_s).astream())
+        return [(e, time.perf_counter()) async for e in guard.aevents(upstream)]
 
-    arec = Recorder(text, delay_s)
-    agot = asyncio.run(amain())
-    d, lc = measure([(e, t) for e, t in agot if isinstance(e, TextDelta)], arec)
-    out["async"] = {"decided": summarize(d), "last_char": summarize(lc)}
+    arec = Recorder()
+    out["async"] = clocks(asyncio.run(amain()), arec, text)
     guard.close()
     return out
 
@@ -137,11 +84,11 @@ def main() -> None:
     result = run(args.sentences, args.delay_ms / 1000)
     print(f"release delay, PII guard, hold mode, 4-char deltas every {args.delay_ms:g} ms")
     print(f"{'driver':<7} {'clock':<10} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    for driver, clocks in result.items():
-        for clock, s in clocks.items():
+    for driver, both in result.items():
+        for clock, s in both.items():
             print(
-                f"{driver:<7} {clock:<10} {s['n']:>4.0f} {s['p50_ms']:>8.3f} "
-                f"{s['p95_ms']:>8.3f} {s['p99_ms']:>8.3f}"
+                f"{driver:<7} {clock:<10} {s['n']:>4.0f} {s['p50']:>8.3f} "
+                f"{s['p95']:>8.3f} {s['p99']:>8.3f}"
             )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

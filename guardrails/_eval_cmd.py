@@ -355,8 +355,9 @@ def _baseline_lines(report: dict[str, Any]) -> list[str]:
         pair = f"{fmt_metric(d['roc_auc'], 5)} / {fmt_metric(d['balanced_accuracy'], 5)}"
         return f" {pair:>15}"
 
-    for name in names:
-        lines.append(f"{name[:18]:<18}" + "".join(cell(per.get(name)) for _, per, _ in columns))
+    lines += [
+        f"{name[:18]:<18}" + "".join(cell(per.get(name)) for _, per, _ in columns) for name in names
+    ]
     if len(names) > 1:
         lines.append(f"{'mean':<18}" + "".join(cell(mean) for *_, mean in columns))
     return lines

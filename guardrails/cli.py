@@ -7,6 +7,13 @@
   golden case fails.
 * ``models list [DIR...] | verify [DIR...] | export SOURCE DEST --kind K``: model
   directories (shipped ones by default); exit 1 when a checksum does not match.
+* ``eval DATA... [--pack P | --policy FILE] [--level response|sentence] [--json OUT]``:
+  metrics of the pack's grounding on labelled JSONL (docs/evaluation.md).
+* ``calibrate DATA... --target T [--min-precision X] -o NEW.yaml``: fit the grounding
+  fusion and support threshold, write a pack extending the original; exit 1 when
+  ``--min-precision`` cannot be reached.
+* ``bench [--quick] [--device auto|cpu|cuda] [--json OUT] [--only SECTION...]``: speed of
+  the default pack on this machine, as a table (docs/benchmarks.md).
 
 Exit status 2 means bad input or configuration.
 """
@@ -21,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from guardrails import __version__
+from guardrails._cli_eval import add_parsers as add_eval_parsers
+from guardrails._cli_eval import run_calibrate, run_eval
+from guardrails.bench.command import add_parser as add_bench_parser
+from guardrails.bench.command import run as run_bench
 from guardrails.errors import Blocked, ConfigError, GuardrailError
 
 __all__ = ["main"]
@@ -71,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--kind", choices=["cross-encoder", "embedding"], required=True)
     export.add_argument("--fp32", action="store_true", help="skip int8 quantization")
     export.add_argument("--max-length", type=int)
+    add_eval_parsers(sub, DEFAULT_PACK)
+    add_bench_parser(sub)
     return parser
 
 
@@ -279,6 +292,8 @@ def _models(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"packs": _packs, "models": _models, "check": _check}
+    commands.update(eval=run_eval, calibrate=run_calibrate)
+    commands.update(bench=run_bench)
     try:
         return commands[args.command](args)
     except GuardrailError as exc:
