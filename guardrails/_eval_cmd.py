@@ -34,7 +34,7 @@ from guardrails._progress import Progress
 from guardrails.errors import ConfigError
 
 if TYPE_CHECKING:
-    from detectors.grounding import Grounding
+    from detectors.grounding import Fusion, Grounding
     from guardrails.evaluation import Evaluator, RowScores
     from guardrails.guard import Guard
     from policies.schema import PackSpec
@@ -163,9 +163,8 @@ def score_rows(ev: Evaluator, data: Dataset, progress: Progress) -> list[RowScor
     return out
 
 
-def fusion_dict(grounding: Grounding) -> dict[str, Any]:
-    """The detector's fusion, for reports."""
-    f = grounding.fusion
+def fusion_dict(f: Fusion) -> dict[str, Any]:
+    """A fusion, for reports and model cards (6 decimal places)."""
     return {
         "weights": {k: round(v, 6) for k, v in f.weights.items()},
         "bias": round(f.bias, 6),
@@ -233,7 +232,7 @@ def evaluate(
         "pack": loaded.ref,
         "detector": loaded.grounding.name,
         "level": level,
-        "fusion": fusion_dict(loaded.grounding),
+        "fusion": fusion_dict(loaded.grounding.fusion),
         "datasets": {},
     }
     grounding_levels: list[Level] = []

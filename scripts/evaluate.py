@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from detectors._shared import DEFAULT_EMBEDDING, DEFAULT_NLI, VectorScorer, model_dir  # noqa: E402
 from detectors.grounding import Fusion, Grounding  # noqa: E402
+from guardrails._eval_cmd import fusion_dict  # noqa: E402
 from guardrails._eval_report import (  # noqa: E402
     decision_metrics,
     nli_report,
@@ -109,15 +110,6 @@ def load_data(folder: Path, limit: int | None, seed: int) -> list[tuple[str, For
 
 def fold_of(row: Row) -> int:
     return zlib.crc32(row.id.encode("utf-8")) % 2
-
-
-def fusion_dict(f: Fusion) -> dict[str, Any]:
-    return {
-        "weights": {k: round(v, 6) for k, v in f.weights.items()},
-        "bias": round(f.bias, 6),
-        "support_threshold": round(f.support_threshold, 6),
-        "contradiction_threshold": round(f.contradiction_threshold, 6),
-    }
 
 
 def cross_fit(
