@@ -2,7 +2,7 @@
 
 The threshold search is checked on hand-made examples; the command runs on a
 tiny random model with a lexical-only fusion (``support = sigmoid(10 * lexical
-- 5)``, see tests/test_eval_cli.py), where sentences sharing no word with the
+- 5)``, see tests/eval_fixtures.py), where sentences sharing no word with the
 context get support ~0.12-0.18 and close paraphrases ~0.97-0.99.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from eval_fixtures import BARLEY, COLD, CONTEXT, NORTH, a_rows, b_rows, lexical_pack, write_jsonl
 
 from detectors.grounding import Grounding
 from detectors.tiny_models import build_tiny_cross_encoder
@@ -37,13 +38,6 @@ from guardrails.cli import main
 from guardrails.evaluation import Evaluator
 from guardrails.guard import Guard
 
-CONTEXT = (
-    "The river Aldous flows north through the valley. Its water is cold all year. "
-    "Farmers grow barley on its banks."
-)
-NORTH = "The river Aldous flows north through the valley."
-COLD = "Its water is cold all year."
-BARLEY = "Farmers grow barley on its banks."
 HALLUCINATED = [  # no word of the context: support ~0.12-0.18
     "Purple elephants dance under neon lights.",
     "Seven dragons sing opera at midnight.",
@@ -136,37 +130,11 @@ def test_split_is_by_row_and_seed() -> None:
 # ---------------------------------------------------------------- the command
 
 
-def _pack(model: Path, threshold: float) -> str:
-    return (
-        "name: lexical-only\n"
-        "detectors:\n"
-        "  grounding:\n"
-        "    type: grounding\n"
-        f"    model: {model.as_posix()}\n"
-        "    fusion_weights: {lexical: 10.0}\n"
-        "    fusion_bias: -5.0\n"
-        f"    support_threshold: {threshold}\n"
-        "    contradiction_threshold: 1.0\n"
-        "rules:\n"
-        "  - when: {detector: grounding, label: unsupported}\n"
-        "    action: warn\n"
-    )
-
-
-def _jsonl(path: Path, name: str, items: list[tuple[str, int]]) -> Path:
-    rows = [
-        {"id": f"{name}-{i}", "dataset": name, "context": CONTEXT, "response": r, "label": y}
-        for i, (r, y) in enumerate(items)
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("calibrate")
     model = build_tiny_cross_encoder(root / "nli")
-    (root / "low.yaml").write_text(_pack(model, 0.05), encoding="utf-8")  # misses everything
+    (root / "low.yaml").write_text(lexical_pack(model, 0.05), encoding="utf-8")  # misses everything
     clean = [(t, 1) for t in HALLUCINATED] + [(t, 0) for t in PARAPHRASED] + [(COLD, 0)]
     noisy = [(HALLUCINATED[0], 1), (HALLUCINATED[0], 0), (PARAPHRASED[0], 0)]
     sentences = [
@@ -174,27 +142,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         [(BARLEY, 0)],
         [(NORTH, 1), (HALLUCINATED[0], 0)],
     ]
-    b_rows = [
-        {
-            "id": f"sent-{i}",
-            "dataset": "sent",
-            "context": CONTEXT,
-            "response": " ".join(t for t, _ in s),
-            "label": max(y for _, y in s),
-            "sentences": [{"text": t, "label": y} for t, y in s],
-        }
-        for i, s in enumerate(sentences)
-    ]
-    (root / "sent.jsonl").write_text("".join(json.dumps(r) + "\n" for r in b_rows), "utf-8")
     nli = {"id": "n-0", "dataset": "n", "premise": CONTEXT, "hypothesis": COLD}
     (root / "nli.jsonl").write_text(json.dumps({**nli, "label": "entailment"}) + "\n", "utf-8")
     return {
         "root": root,
         "model": model,
         "low": root / "low.yaml",
-        "clean": _jsonl(root / "clean.jsonl", "clean", clean),
-        "noisy": _jsonl(root / "noisy.jsonl", "noisy", noisy),
-        "sent": root / "sent.jsonl",
+        "clean": write_jsonl(root / "clean.jsonl", a_rows("clean", clean)),
+        "noisy": write_jsonl(root / "noisy.jsonl", a_rows("noisy", noisy)),
+        "sent": write_jsonl(root / "sent.jsonl", b_rows("sent", sentences)),
         "nli": root / "nli.jsonl",
     }
 

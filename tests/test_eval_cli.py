@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eval_fixtures import BARLEY, COLD, CONTEXT, NORTH, a_rows, b_rows, lexical_pack, write_jsonl
 
 from detectors.grounding import Grounding
 from detectors.tiny_models import build_tiny_cross_encoder
@@ -31,64 +32,14 @@ from guardrails._progress import Progress
 from guardrails.cli import main
 from guardrails.evaluation import nli_predictions
 
-CONTEXT = (
-    "The river Aldous flows north through the valley. Its water is cold all year. "
-    "Farmers grow barley on its banks."
-)
-NORTH = "The river Aldous flows north through the valley."
-COLD = "Its water is cold all year."
-BARLEY = "Farmers grow barley on its banks."
 UNRELATED = "Purple elephants dance under neon lights."
-
-
-def _pack(model: Path, threshold: float) -> str:
-    return (
-        "name: lexical-only\n"
-        "detectors:\n"
-        "  grounding:\n"
-        "    type: grounding\n"
-        f"    model: {model.as_posix()}\n"
-        "    fusion_weights: {lexical: 10.0}\n"
-        "    fusion_bias: -5.0\n"
-        f"    support_threshold: {threshold}\n"
-        "    contradiction_threshold: 1.0\n"
-        "rules:\n"
-        "  - when: {detector: grounding, label: unsupported}\n"
-        "    action: warn\n"
-    )
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def _a_rows(name: str, items: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    return [
-        {"id": f"{name}-{i}", "dataset": name, "context": CONTEXT, "response": r, "label": y}
-        for i, (r, y) in enumerate(items)
-    ]
-
-
-def _b_rows(name: str, items: list[list[tuple[str, int]]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f"{name}-{i}",
-            "dataset": name,
-            "context": CONTEXT,
-            "response": " ".join(t for t, _ in sents),
-            "label": max(y for _, y in sents),
-            "sentences": [{"text": t, "label": y} for t, y in sents],
-        }
-        for i, sents in enumerate(items)
-    ]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("eval")
     model = build_tiny_cross_encoder(root / "nli")
-    (root / "pack.yaml").write_text(_pack(model, 0.5), encoding="utf-8")
+    (root / "pack.yaml").write_text(lexical_pack(model, 0.5), encoding="utf-8")
     # format A, one sentence each: (response, gold) -> (score, reported)
     resp = [
         (COLD, 0),  # 0, no  -> TN
@@ -119,9 +70,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "root": root,
         "model": model,
         "pack": root / "pack.yaml",
-        "resp": _write_jsonl(root / "resp.jsonl", _a_rows("resp", resp)),
-        "sent": _write_jsonl(root / "sent.jsonl", _b_rows("sent", sent)),
-        "nli": _write_jsonl(root / "nli.jsonl", nli),
+        "resp": write_jsonl(root / "resp.jsonl", a_rows("resp", resp)),
+        "sent": write_jsonl(root / "sent.jsonl", b_rows("sent", sent)),
+        "nli": write_jsonl(root / "nli.jsonl", nli),
     }
 
 
@@ -337,7 +288,7 @@ def test_bad_data_names_file_and_line(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.jsonl"
-    good = json.dumps(_a_rows("bad", [(COLD, 0)])[0])
+    good = json.dumps(a_rows("bad", [(COLD, 0)])[0])
     bad.write_text(f"{good}\n{{not json\n", encoding="utf-8")
     code, _, err = _run(["eval", str(bad), "--policy", str(files["pack"])], capsys)
     assert code == 2
