@@ -63,14 +63,21 @@ def pair_from_row(row: dict[str, Any], source: str) -> Pair:
     return Pair(row["premise"], row["hypothesis"], label, source, "nli", _key(row["premise"]))
 
 
+def _training_file(path: Path, require: bool) -> Path | None:
+    """``path`` when it exists; else stop (``require``) or warn that it is left out."""
+    if path.is_file():
+        return path
+    if require:
+        raise SystemExit(f"missing training file {show(path)}")
+    LOG.warning("no %s: left out", show(path))
+    return None
+
+
 def load_nli(files: DataFiles, train_dir: Path, *, limit: int | None, require: bool) -> list[Pair]:
     pairs: list[Pair] = []
     for name in NLI_FILES:
-        path = train_dir / name
-        if not path.is_file():
-            if require:
-                raise SystemExit(f"missing training file {show(path)}")
-            LOG.warning("no %s: left out", show(path))
+        path = _training_file(train_dir / name, require)
+        if path is None:
             continue
         pairs.extend(pair_from_row(r, path.stem) for r in files.read(path, limit))
     return pairs
@@ -88,11 +95,8 @@ def load_docs(
     """Unique HaluEval contexts per file (cleaned), sampled to ``n_docs`` by the shares."""
     out: list[tuple[str, list[Doc]]] = []
     for name, share in CONTEXT_SHARES.items():
-        path = train_dir / name
-        if not path.is_file():
-            if require:
-                raise SystemExit(f"missing training file {show(path)}")
-            LOG.warning("no %s: left out", show(path))
+        path = _training_file(train_dir / name, require)
+        if path is None:
             continue
         seen: dict[str, Doc] = {}
         summaries = name == SUMMARIES

@@ -200,6 +200,11 @@ class _Generator:
                 return Pair(ctx.window.text, hyp, label, self.source, kind, ctx.doc.id)
         return None
 
+    def pairs(self, ctx: _Ctx) -> list[Pair]:
+        """One pair per label for ``ctx``, where an edit applies."""
+        made = (self.pair(label, ctx) for label in LABELS)
+        return [p for p in made if p is not None]
+
 
 def make_pairs(
     docs: Sequence[Doc],
@@ -225,11 +230,7 @@ def make_pairs(
             sentences = [t for _, _, t in claims(window.text)]
             if not sentences:
                 continue
-            ctx = _Ctx(i, doc, window, sentences)
-            for label in LABELS:
-                pair = gen.pair(label, ctx)
-                if pair is not None:
-                    pairs.append(pair)
+            pairs += gen.pairs(_Ctx(i, doc, window, sentences))
     return pairs
 
 
@@ -260,15 +261,11 @@ def summary_pairs(
         )
         covered = []
         for sentence in sentences:
-            best = max(windows, key=lambda w: (ed.coverage(sentence, w.text), -w.start))
-            if ed.coverage(sentence, best.text) >= min_coverage:
+            share, _, best = max((ed.coverage(sentence, w.text), -w.start, w) for w in windows)
+            if share >= min_coverage:
                 covered.append((sentence, best))
         for sentence, window in rng.sample(covered, min(per_doc, len(covered))):
-            ctx = _Ctx(i, doc, window, [sentence])
-            for label in LABELS:
-                pair = gen.pair(label, ctx)
-                if pair is not None:
-                    pairs.append(pair)
+            pairs += gen.pairs(_Ctx(i, doc, window, [sentence]))
     return pairs
 
 
