@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from guardrails._eval_report import score_metrics
+from guardrails._eval_report import mean_report, score_metrics
 from guardrails.evaluation import Method, RowScores, nan_safe
 
 __all__ = ["BASELINES", "baseline_report", "best_common_threshold", "method_scores"]
@@ -81,7 +81,8 @@ def baseline_report(
 ) -> dict[str, Any]:
     """``{method: {"threshold", "mean": {...}, "datasets": {name: {...}}}}``: per
     dataset ``n``, ``positives``, ``roc_auc``, ``pr_auc`` and ``balanced_accuracy``
-    at the method's common threshold; ``mean`` averages them over datasets."""
+    at the method's common threshold; ``mean`` averages them over datasets
+    (:func:`~guardrails._eval_report.mean_report`)."""
     out: dict[str, Any] = {}
     for method in methods:
         per = {name: method_scores(rows, method, level) for name, rows in scored.items()}
@@ -95,11 +96,6 @@ def baseline_report(
             name: {**score_metrics(*v), "balanced_accuracy": nan_safe(b)}
             for (name, v), b in zip(per.items(), baccs, strict=True)
         }
-        mean = {
-            key: nan_safe(float(np.mean(vals)))
-            if (vals := [d[key] for d in datasets.values() if d[key] is not None])
-            else None
-            for key in ("roc_auc", "pr_auc", "balanced_accuracy")
-        }
+        mean = mean_report(list(datasets.values()), ("roc_auc", "pr_auc", "balanced_accuracy"))
         out[method] = {"threshold": round(threshold, 6), "mean": mean, "datasets": datasets}
     return out
