@@ -30,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a file: make `guardrails` importable
+    sys.path.insert(0, str(ROOT))
+
+from guardrails._eval_baselines import BASELINES  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 SECTIONS = ("quality", "speed")
 
@@ -50,23 +55,18 @@ def _pair(d: dict[str, Any] | None) -> str:
 
 def _level_rows(report: dict[str, Any], suffix: str) -> list[str]:
     base = report.get("baselines") or {}
-    methods = ("nli", "lexical", "embedding")
     names = [n for n, e in report["datasets"].items() if e["level"] != "nli"]
     rows = []
     for name in names:
         entry = report["datasets"][name]
         cells = [_pair(entry)] + [
-            _pair(base.get(m, {}).get("datasets", {}).get(name)) for m in methods
+            _pair(base.get(m, {}).get("datasets", {}).get(name)) for m in BASELINES
         ]
         rows.append(f"| {name}{suffix} ({entry['n']}) | " + " | ".join(cells) + " |")
     if len(names) > 1:
         mean = report["overall"]["mean"]
-        cells = [_pair(mean)] + [_pair(base.get(m, {}).get("mean")) for m in methods]
-        rows.append(
-            f"| **mean{suffix}** | "
-            + " | ".join(f"**{c}**" if i == 0 else c for i, c in enumerate(cells))
-            + " |"
-        )
+        cells = [f"**{_pair(mean)}**"] + [_pair(base.get(m, {}).get("mean")) for m in BASELINES]
+        rows.append(f"| **mean{suffix}** | " + " | ".join(cells) + " |")
     return rows
 
 
