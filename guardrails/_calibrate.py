@@ -12,7 +12,10 @@ one labelled sentence) the guard's decision at threshold ``t`` is::
 where ``fixed`` says a threshold-free label reports it and ``support`` is the
 lowest support of its threshold-dependent claim sentences (``inf`` when it has
 none). :func:`sweep` evaluates every distinct decision at once, and
-:func:`choose` picks the threshold for a target.
+:func:`choose` picks the threshold for a target. :func:`choose_mean` picks it
+for the mean of a target over several data sets (each counts the same, however
+many rows it has), and :func:`fit_decision` picks the support and the
+contradiction thresholds together that way.
 """
 
 from __future__ import annotations
@@ -20,24 +23,28 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from detectors.grounding import Fusion
 from guardrails._eval_data import Row
 from guardrails.evaluation import RowScores, SentenceScores
 
 __all__ = [
+    "CONTRADICTION_GRID",
     "TARGETS",
     "CalibrationTarget",
     "Example",
     "Point",
     "Unreachable",
     "choose",
+    "choose_mean",
     "curve",
+    "fit_decision",
     "nice_threshold",
     "response_examples",
     "sentence_examples",
@@ -238,6 +245,58 @@ def choose(
         )
 
     return max(points, key=key)
+
+
+def choose_mean(
+    groups: Sequence[Sequence[Example]], target: CalibrationTarget = "balanced"
+) -> tuple[float, float]:
+    """``(threshold, mean)``: the threshold that maximises the mean of ``target``
+    over ``groups`` (one per data set), among every threshold that changes a
+    decision in any group; ties go to the lowest threshold. A group whose metric
+    is undefined (``nan``: a balanced accuracy without examples) is left out of
+    the mean. Raises ``ValueError`` without examples."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    groups = [g for g in groups if g]
+    if not groups:
+        raise ValueError("calibration needs at least one example")
+    thresholds = sorted({p.threshold for g in groups for p in sweep(g)})
+    values = np.array([[p.value(target) for p in curve(g, thresholds)] for g in groups])
+    counted = ~np.isnan(values)
+    means = np.where(counted, values, 0.0).sum(axis=0) / np.maximum(counted.sum(axis=0), 1)
+    best = int(np.argmax(means))  # the first maximum: the lowest threshold
+    return thresholds[best], float(means[best])
+
+
+CONTRADICTION_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
+"""Contradiction thresholds :func:`fit_decision` tries: the rule stays on (a
+sentence the model calls contradicted at 0.9 or more is always reported)."""
+
+
+def fit_decision(
+    datasets: Mapping[str, Sequence[RowScores]],
+    fusion: Fusion,
+    *,
+    target: CalibrationTarget = "balanced",
+    contradiction_grid: Sequence[float] = CONTRADICTION_GRID,
+) -> tuple[Fusion, float]:
+    """``(fusion, mean)``: ``fusion`` with the support and contradiction thresholds
+    that maximise the mean of ``target`` over ``datasets`` at the response level
+    (the guard's own decisions; the weights and bias are kept). Ties go to the
+    lowest contradiction threshold, then the lowest support threshold."""
+    best: tuple[float, float, float] | None = None
+    for ct in sorted(contradiction_grid):
+        trial = replace(fusion, contradiction_threshold=ct)
+        groups = [
+            response_examples([rs.with_fusion(trial) for rs in rows]) for rows in datasets.values()
+        ]
+        threshold, mean = choose_mean(groups, target)
+        if best is None or mean > best[0]:
+            best = (mean, ct, threshold)
+    if best is None:
+        raise ValueError("fit_decision needs at least one contradiction threshold")
+    mean, ct, threshold = best
+    return replace(fusion, support_threshold=threshold, contradiction_threshold=ct), mean
 
 
 def holdout_key(row: Row, seed: int) -> float:

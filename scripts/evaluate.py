@@ -16,11 +16,12 @@ same dev rows** (optimistic; ``BAcc@dev`` gives it for every method). Format B
 files also get sentence-level metrics; format C files the NLI model's 3-way
 accuracy and its entailment-vs-not ROC AUC.
 
-``--fit-fusion`` fits the fusion (logistic regression over the sentence
-signals) on sentence-level examples, 2-fold cross-fitted by row (fold = CRC32
-of the row id), and reports ``cascade+fit``, where each row is scored with the
-weights fitted on the other fold; the weights fitted on all examples are
-printed and, with ``--card DIR``, written to ``DIR/card.json`` (``"fusion"``).
+``--fit-fusion`` fits the fusion: logistic regression over the sentence
+signals on sentence-level examples, then the support and contradiction
+thresholds with the best mean balanced accuracy over the files at the response
+level. It is 2-fold cross-fitted by row (fold = CRC32 of the row id) and
+reports ``cascade+fit``, where each row is scored with the fusion fitted on
+the other fold; the fusion fitted on all rows is printed and, with ``--card DIR``, written to ``DIR/card.json`` (``"fusion"``).
 ``--card`` also writes the metrics table there (``"dev_metrics"``). card.json
 is not checksummed, so no ``sha256`` entry changes.
 """
@@ -46,6 +47,7 @@ import numpy as np  # noqa: E402
 
 from detectors._shared import DEFAULT_EMBEDDING, DEFAULT_NLI, VectorScorer, model_dir  # noqa: E402
 from detectors.grounding import Fusion, Grounding  # noqa: E402
+from guardrails._calibrate import fit_decision  # noqa: E402
 from guardrails._eval_cmd import fusion_dict  # noqa: E402
 from guardrails._eval_report import (  # noqa: E402
     decision_metrics,
@@ -112,30 +114,50 @@ def fold_of(row: Row) -> int:
     return zlib.crc32(row.id.encode("utf-8")) % 2
 
 
+def fit(datasets: Mapping[str, Sequence[RowScores]], keep: Callable[[Row], bool]) -> Fusion:
+    """The fusion fitted on the rows ``keep`` accepts: weights and bias on their
+    sentence examples (:func:`fit_fusion`), then the support and contradiction
+    thresholds for the best mean balanced accuracy over the data sets at the
+    response level (:func:`fit_decision`). Raises ``ValueError`` (no examples,
+    one class)."""
+    chosen = {name: [rs for rs in rows if keep(rs.row)] for name, rows in datasets.items()}
+    examples = fusion_examples([rs for rows in chosen.values() for rs in rows])
+    weights = fit_fusion([sig for _, sig, _ in examples], [lab for *_, lab in examples])
+    fusion, _ = fit_decision({name: rows for name, rows in chosen.items() if rows}, weights)
+    return fusion
+
+
 def cross_fit(
-    scored: list[RowScores], shipped: Fusion
-) -> tuple[dict[str, Any], list[RowScores], dict[int, Fusion]]:
-    """Fusions fitted per fold and on everything; rows re-fused by the other fold's
-    (returned with the fusion that scores each fold's rows)."""
-    examples = fusion_examples(scored)
-    info: dict[str, Any] = {"examples": len(examples), "folds": []}
+    datasets: Mapping[str, Sequence[RowScores]], shipped: Fusion
+) -> tuple[dict[str, Any], dict[str, list[RowScores]], dict[int, Fusion]]:
+    """Fusions fitted per fold and on everything (see :func:`fit`); each fold's rows
+    re-fused by the fusion fitted on the other fold (returned too)."""
+    everything = [rs for rows in datasets.values() for rs in rows]
+    info: dict[str, Any] = {"examples": len(fusion_examples(everything)), "folds": []}
     by_fold = {}
     for k in (0, 1):
-        train = [(sig, lab) for rs, sig, lab in examples if fold_of(rs.row) != k]
+        train = sum(fold_of(rs.row) != k for rs in everything)
+
+        def other(row: Row, k: int = k) -> bool:
+            return fold_of(row) != k
+
         try:
-            by_fold[k] = fit_fusion([s for s, _ in train], [lab for _, lab in train])
-            info["folds"].append({"train": len(train), **fusion_dict(by_fold[k])})
+            by_fold[k] = fit(datasets, other)
+            info["folds"].append({"train_rows": train, **fusion_dict(by_fold[k])})
         except ValueError as exc:
             print(f"fold {k}: {exc}; its rows keep the shipped fusion", file=sys.stderr)
             by_fold[k] = shipped
-            info["folds"].append({"train": len(train), "error": str(exc)})
+            info["folds"].append({"train_rows": train, "error": str(exc)})
     try:
-        final = fit_fusion([s for _, s, _ in examples], [lab for *_, lab in examples])
-        info["fusion"] = fusion_dict(final)
+        info["fusion"] = fusion_dict(fit(datasets, lambda row: True))
     except ValueError as exc:
         info["error"] = str(exc)
     used = {k: by_fold[1 - k] for k in (0, 1)}
-    return info, [rs.with_fusion(used[fold_of(rs.row)]) for rs in scored], used
+    refit = {
+        name: [rs.with_fusion(used[fold_of(rs.row)]) for rs in rows]
+        for name, rows in datasets.items()
+    }
+    return info, refit, used
 
 
 def binary_metrics(
@@ -266,10 +288,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             progress.step(name)
     fitted: dict[str, list[RowScores]] = {}
     if args.fit_fusion:
-        everything = [rs for name in scored for rs in scored[name]]
-        report["fusion_fit"], refit, used = cross_fit(everything, grounding.fusion)
-        by_id = {rs.row.id: rs for rs in refit}
-        fitted = {name: [by_id[rs.row.id] for rs in items] for name, items in scored.items()}
+        report["fusion_fit"], fitted, used = cross_fit(scored, grounding.fusion)
     methods = [m for m in METHODS if vectors is not None or m != "embedding"]
     for name, items in scored.items():
         variants: dict[str, Sequence[Any]] = dict.fromkeys(methods, items)
@@ -342,7 +361,7 @@ def render(report: dict[str, Any]) -> str:
     if fit:
         lines.append(f"\nfusion fitted on {fit['examples']} sentence examples:")
         for k, f in enumerate(fit["folds"]):
-            lines.append(f"  fold {k} (train {f['train']}): {describe(f)}")
+            lines.append(f"  fold {k} ({f['train_rows']} rows): {describe(f)}")
         lines.append(f"  all: {describe(fit['fusion']) if 'fusion' in fit else fit.get('error')}")
     lines.append("\nerror analysis (cascade" + (", cross-fitted fusion)" if fit else ")"))
     for name, d in report["datasets"].items():
@@ -360,7 +379,10 @@ def describe(f: dict[str, Any]) -> str:
     if "error" in f:
         return str(f["error"])
     weights = ", ".join(f"{k}={v:+.3f}" for k, v in f["weights"].items())
-    return f"bias={f['bias']:+.3f}, {weights}, support_threshold={f['support_threshold']:.3f}"
+    return (
+        f"bias={f['bias']:+.3f}, {weights}, support_threshold={f['support_threshold']:.3f}, "
+        f"contradiction_threshold={f['contradiction_threshold']:.2f}"
+    )
 
 
 def write_card(card_dir: Path, report: dict[str, Any]) -> None:

@@ -18,14 +18,16 @@ import pytest
 import yaml
 from eval_fixtures import BARLEY, COLD, CONTEXT, NORTH, a_rows, b_rows, lexical_pack, write_jsonl
 
-from detectors.grounding import Grounding
+from detectors.grounding import Fusion, Grounding
 from detectors.tiny_models import build_tiny_cross_encoder
 from guardrails._calibrate import (
     Example,
     Point,
     Unreachable,
     choose,
+    choose_mean,
     curve,
+    fit_decision,
     nice_threshold,
     response_examples,
     split_rows,
@@ -35,7 +37,7 @@ from guardrails._calibrate_cmd import extends_ref
 from guardrails._eval_cmd import LoadedPack
 from guardrails._eval_data import Row
 from guardrails.cli import main
-from guardrails.evaluation import Evaluator
+from guardrails.evaluation import Evaluator, RowScores, SentenceScores, SentenceSignals
 from guardrails.guard import Guard
 
 HALLUCINATED = [  # no word of the context: support ~0.12-0.18
@@ -97,6 +99,51 @@ def test_unreachable_precision() -> None:
     # 0.4 reports the negative only (P 0), 0.8 both (P 1/2)
     with pytest.raises(Unreachable, match=r"precision 0\.6: the best is 0\.500 \(threshold 0\.8"):
         choose(examples, "recall", min_precision=0.6)
+
+
+SMALL = [Example(False, 0.45, 1), Example(False, 0.55, 0)]  # best split: 0.45 < t <= 0.55
+
+
+def test_choose_mean_weighs_each_group_the_same() -> None:
+    # at 0.4: EXAMPLES 7/8, SMALL reports nothing (1/2) -> mean 11/16
+    # at 0.5: EXAMPLES (3/4 + 2/3) / 2 = 17/24, SMALL 1 -> mean 41/48, the best
+    threshold, mean = choose_mean([EXAMPLES, SMALL])
+    assert threshold == 0.5
+    assert mean == pytest.approx(41 / 48)
+    # pooled, the larger group decides: 0.4 gives (3/5 + 4/4) / 2 = 0.8 > 0.775 at 0.5
+    assert choose([*EXAMPLES, *SMALL], "balanced").threshold == 0.4
+    assert choose_mean([EXAMPLES]) == (0.4, pytest.approx(0.875))
+    assert choose_mean([EXAMPLES, []])[0] == 0.4  # an empty group does not count
+    with pytest.raises(ValueError, match="at least one example"):
+        choose_mean([[], []])
+
+
+def _row(name: str, entail: float, contra: float, gold: int) -> RowScores:
+    signals = {"entailment": entail, "contradiction": contra}
+    sentence = SentenceSignals("A claim.", (0, 8), True, "supported", 1.0, signals)
+    return RowScores(
+        Row(name, "d", "A", "Context.", "A claim.", gold), (SentenceScores(sentence, 0.0, 0.0),)
+    )
+
+
+def test_fit_decision_moves_a_misfiring_contradiction_rule() -> None:
+    """support = sigmoid(10 * entailment - 5); ``mis`` is supported but its contradiction
+    (0.75) beats its entailment: a contradiction threshold of 0.8 stops reporting it,
+    and a support threshold between 0.018 (``bad``) and 0.38 (``mis``) does the rest."""
+    rows = [
+        _row("good", 0.9, 0.05, 0),  # support 0.98
+        _row("bad", 0.1, 0.2, 1),  # support 0.018
+        _row("mis", 0.45, 0.75, 0),  # support 0.38, contradicted at 0.5 .. 0.7
+        _row("con", 0.05, 0.95, 1),  # contradicted at any threshold of the grid
+    ]
+    start = Fusion(weights={"entailment": 10.0}, bias=-5.0, support_threshold=0.9)
+    fusion, mean = fit_decision({"d": rows}, start)
+    assert (fusion.contradiction_threshold, fusion.support_threshold, mean) == (0.8, 0.2, 1.0)
+    assert (fusion.weights, fusion.bias) == (start.weights, start.bias)
+    assert [rs.with_fusion(fusion).flagged for rs in rows] == [0, 1, 0, 1]
+    # with the rule at 0.5 the best possible is 3 of 4 right
+    fixed, mean = fit_decision({"d": rows}, start, contradiction_grid=[0.5])
+    assert fixed.contradiction_threshold == 0.5 and mean == pytest.approx(0.75)
 
 
 def test_point_metrics() -> None:
