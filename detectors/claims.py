@@ -8,7 +8,9 @@ Greetings, thanks and sign-offs ("Sure!", "Hope this helps!"), questions,
 hedges and meta talk ("I'm not sure.", "Here is what I found:"), bare
 transitions ("However,", "In summary,"), formatting (headings, short bullets,
 separators), code and one-word fillers ("Yes.") assert nothing that a context
-could support or contradict. Grounding detectors skip them through
+could support or contradict. A question that presupposes a statement ("Did you
+know that the tower opened in 1925?") is the exception: it is a claim, and
+:func:`presupposed` gives the statement to check ("the tower opened in 1925"). Grounding detectors skip them through
 :func:`is_claim`; :class:`ClaimFilter` reports them so a policy can, say, let
 them through unchecked. The rules are conservative: a sentence they do not
 recognise is a claim.
@@ -21,7 +23,7 @@ import re
 from detectors.base import CheckContext, Finding, Segment
 from detectors.passages import normalize
 
-__all__ = ["ClaimFilter", "is_claim", "non_claim_reason"]
+__all__ = ["ClaimFilter", "is_claim", "non_claim_reason", "presupposed"]
 
 _SEPARATOR = re.compile(r"[-*_=~+|:#.\s]+")
 _HEADING = re.compile(r"#{1,6}(?:\s|$)")
@@ -70,6 +72,16 @@ _TRANSITION = re.compile(
     r"|to conclude|all in all|in general|generally speaking|for context|as a result"
     r"|with that in mind|in that case|that being said|by the way|anyway|now|well)"
 )
+# "did you know (that) X?", "have you heard that X?", "are you aware that X?", after
+# fillers such as "yeah,"; not "do you know when/if X?" or "did you know about X?".
+_PRESUPPOSING = re.compile(
+    r"(?:(?:hey|so|well|yes|yeah|oh|wow|ok|okay|haha|lol)\W*\s+)*"
+    r"(?:(?:did|do|does) you (?:know|realize|realise)(?: that)?"
+    r"|(?:have|did) you (?:hear|heard|read|seen) that|(?:are|were) you aware that)\s+"
+    r"(?!(?:what|when|where|who|whom|whose|why|how|which|if|whether|about|of|anything|much"
+    r"|any|more)\b)(?P<statement>\w.*?)[\s?]*",
+    re.IGNORECASE,
+)
 _FILLER_WORDS = """yes no not quite exactly ok okay right well indeed correct hmm alright yeah
     yep nope oh ah wow really sure true false maybe perhaps certainly absolutely"""
 _FILLERS = frozenset(_FILLER_WORDS.split())
@@ -111,7 +123,7 @@ def non_claim_reason(text: str, kind: str = "text") -> str | None:
         return "formatting"
     if marker == "bullet" and len(words) < 3:
         return "formatting"
-    if body.rstrip("\"')]*_ ").endswith("?"):
+    if body.rstrip("\"')]*_ ").endswith("?") and presupposed(body) is None:
         return "question"
     norm = normalize(body)
     if _GREETING.fullmatch(norm):
@@ -125,6 +137,13 @@ def non_claim_reason(text: str, kind: str = "text") -> str | None:
     if len(words) <= 3 and all(w in _FILLERS for w in norm.split()):
         return "too short"
     return None
+
+
+def presupposed(text: str) -> str | None:
+    """The statement a question such as "Did you know that X?" takes for granted
+    (``"X"``), or ``None`` for any other text."""
+    m = _PRESUPPOSING.fullmatch(text.strip())
+    return m.group("statement") if m else None
 
 
 def is_claim(text: str, kind: str = "text") -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from detectors._shared import DEFAULT_EMBEDDING, VectorScorer, model_dir
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import is_claim
+from detectors.claims import is_claim, presupposed
 from detectors.passages import Window, windows_for
 from detectors.runtime import Device
 
@@ -51,8 +51,9 @@ class EmbeddingSimilarity:
         claim = segment.text.strip()
         if not ctx.passages or not claim or not is_claim(claim, segment.kind):
             return []
+        statement = presupposed(claim) or claim
         windows = windows_for(ctx, max_tokens=self.window_tokens)
-        ranked = best_windows(self.vectors, claim, windows, ctx, self.name, k=1)
+        ranked = best_windows(self.vectors, statement, windows, ctx, self.name, k=1)
         if not ranked or ranked[0][1] >= self.threshold:
             return []
         i, cosine = ranked[0]

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from detectors._shared import DEFAULT_EMBEDDING, DEFAULT_NLI, NLIScorer, VectorScorer, model_dir
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import non_claim_reason
+from detectors.claims import non_claim_reason, presupposed
 from detectors.entities import EntityCheck
 from detectors.lexical import lexical_support, rank_windows
 from detectors.numeric import NumericCheck
@@ -144,6 +144,7 @@ class Grounding:
             return [Finding(self.name, "not_a_claim", span, 1.0, reason, info=True)]
         if not ctx.passages:
             return []  # nothing to ground against
+        claim = presupposed(claim) or claim  # "Did you know that X?" claims X
         windows = windows_for(
             ctx, max_tokens=self.window_tokens, count_tokens=self.nli.count_tokens
         )

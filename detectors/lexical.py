@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import is_claim
+from detectors.claims import is_claim, presupposed
 from detectors.passages import Window, normalize, windows_for
 from guardrails.errors import ConfigError
 
@@ -112,8 +112,9 @@ class LexicalSupport:
         windows = windows_for(ctx)
         if not windows:
             return []
+        statement = presupposed(segment.text) or segment.text
         support, index = lexical_support(
-            segment.text, windows, normalized=self._normalized(ctx, windows)
+            statement, windows, normalized=self._normalized(ctx, windows)
         )
         if support >= self.threshold:
             return []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from detectors._shared import DEFAULT_NLI, NLIScorer, model_dir
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import is_claim
+from detectors.claims import is_claim, presupposed
 from detectors.lexical import rank_windows
 from detectors.passages import windows_for
 from detectors.runtime import Device
@@ -50,11 +50,12 @@ class NLICheck:
         claim = segment.text.strip()
         if not ctx.passages or not claim or not is_claim(claim, segment.kind):
             return []
+        statement = presupposed(claim) or claim
         windows = windows_for(
             ctx, max_tokens=self.window_tokens, count_tokens=self.nli.count_tokens
         )
-        top = rank_windows(claim, windows, self.top_k)
-        probs = self.nli.score([(windows[i].text, claim) for i, _ in top])
+        top = rank_windows(statement, windows, self.top_k)
+        probs = self.nli.score([(windows[i].text, statement) for i, _ in top])
         worst = max(range(len(probs)), key=lambda j: probs[j]["contradiction"], default=-1)
         if worst < 0:
             return []

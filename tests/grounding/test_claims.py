@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detectors.base import CheckContext, Segment, SegmentKind
-from detectors.claims import ClaimFilter, is_claim, non_claim_reason
+from detectors.claims import ClaimFilter, is_claim, non_claim_reason, presupposed
 
 NOT_CLAIMS = [
     # greetings, thanks, sign-offs
@@ -33,6 +33,10 @@ NOT_CLAIMS = [
     ("Would you like more details?", "question"),
     ("Is there anything else I can help with?", "question"),
     ('Did he say "yes?"', "question"),
+    ("Do you know when the tower opened?", "question"),
+    ("Did you hear about the new bridge?", "question"),
+    ("Have you heard of Gustave Eiffel?", "question"),
+    ("Did you know?", "question"),
     # hedges and meta talk
     ("I'm not sure.", "hedge"),
     ("I don't know.", "hedge"),
@@ -98,6 +102,17 @@ CLAIMS = [
     "The study had 120 participants:",
     "Note that the museum closes at 6 pm.",
     "I think the bridge opened in 1937.",
+    "Did you know that the tower opened in 1889?",  # presupposes a statement
+]
+
+PRESUPPOSING = [
+    ("Did you know that the tower opened in 1889?", "the tower opened in 1889"),
+    ("yeah, did you know iowa painted the locker room pink ?", "iowa painted the locker room pink"),
+    ("Have you heard that Jefferson wrote his own Bible?", "Jefferson wrote his own Bible"),
+    ("Are you aware that the museum is closed?", "the museum is closed"),
+    ("Do you know when the tower opened?", None),
+    ("Did you hear about the new bridge?", None),
+    ("The tower opened in 1889.", None),
 ]
 
 
@@ -105,6 +120,11 @@ CLAIMS = [
 def test_not_claims(text: str, reason: str) -> None:
     assert non_claim_reason(text) == reason
     assert not is_claim(text)
+
+
+@pytest.mark.parametrize(("text", "statement"), PRESUPPOSING)
+def test_presupposed_statements(text: str, statement: str | None) -> None:
+    assert presupposed(text) == statement
 
 
 @pytest.mark.parametrize("text", CLAIMS)

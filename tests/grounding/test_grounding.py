@@ -80,6 +80,20 @@ def test_cascade_labels(nli_dir: Path) -> None:
     assert not any("1889 in Paris" in hyp for _, hyp in g.nli.pairs)  # type: ignore[attr-defined]
 
 
+def test_a_presupposing_question_is_checked_for_its_statement(nli_dir: Path) -> None:
+    g = Grounding(model=str(nli_dir))
+    g.nli = FakeNLI({"painted gold": (0.05, 0.9, 0.05)})  # type: ignore[assignment]
+    text = "Did you know it opened in 1889 in Paris? Did you know that it is painted gold?"
+    assert check_all(g, text) == [
+        ("supported", "Did you know it opened in 1889 in Paris?"),  # the statement is verbatim
+        ("unsupported", "Did you know that it is painted gold?"),
+    ]
+    assert g.nli.pairs and all(hyp == "it is painted gold" for _, hyp in g.nli.pairs)  # type: ignore[attr-defined]
+    assert check_all(g, "Did you know the tower is 300 metres tall?") == [
+        ("number_mismatch", "300 metres")
+    ]
+
+
 def test_number_mismatch_carries_the_evidence_value(nli_dir: Path) -> None:
     g = Grounding(model=str(nli_dir))
     ctx = CheckContext([Passage(t, i) for i, t in enumerate(CONTEXT)])
