@@ -8,12 +8,13 @@ Greetings, thanks and sign-offs ("Sure!", "Hope this helps!"), questions,
 hedges and meta talk ("I'm not sure.", "Here is what I found:"), bare
 transitions ("However,", "In summary,"), formatting (headings, short bullets,
 separators), code and one-word fillers ("Yes.") assert nothing that a context
-could support or contradict. A question that presupposes a statement ("Did you
-know that the tower opened in 1925?") is the exception: it is a claim, and
-:func:`presupposed` gives the statement to check ("the tower opened in 1925"). Grounding detectors skip them through
-:func:`is_claim`; :class:`ClaimFilter` reports them so a policy can, say, let
-them through unchecked. The rules are conservative: a sentence they do not
-recognise is a claim.
+could support or contradict. Grounding detectors skip them through
+:func:`is_claim` and check :func:`claim_statement` of the rest; :class:`ClaimFilter`
+reports them so a policy can, say, let them through unchecked. The rules are
+conservative: a sentence they do not recognise is a claim. A question that
+presupposes a statement ("Did you know that the tower opened in 1925?") is one:
+the statement to check is what it takes for granted ("the tower opened in 1925",
+:func:`presupposed`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 from detectors.base import CheckContext, Finding, Segment
 from detectors.passages import normalize
 
-__all__ = ["ClaimFilter", "is_claim", "non_claim_reason", "presupposed"]
+__all__ = ["ClaimFilter", "claim_statement", "is_claim", "non_claim_reason", "presupposed"]
 
 _SEPARATOR = re.compile(r"[-*_=~+|:#.\s]+")
 _HEADING = re.compile(r"#{1,6}(?:\s|$)")
@@ -144,6 +145,14 @@ def presupposed(text: str) -> str | None:
     (``"X"``), or ``None`` for any other text."""
     m = _PRESUPPOSING.fullmatch(text.strip())
     return m.group("statement") if m else None
+
+
+def claim_statement(text: str, kind: str = "text") -> str | None:
+    """What to check ``text`` for: the statement a presupposing question takes for
+    granted, else the text itself (stripped); ``None`` when it is no claim."""
+    if non_claim_reason(text, kind) is not None:
+        return None
+    return presupposed(text) or text.strip()
 
 
 def is_claim(text: str, kind: str = "text") -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from detectors._shared import DEFAULT_EMBEDDING, VectorScorer, model_dir
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import is_claim, presupposed
+from detectors.claims import claim_statement
 from detectors.passages import Window, windows_for
 from detectors.runtime import Device
 
@@ -49,9 +49,9 @@ class EmbeddingSimilarity:
 
     def check(self, segment: Segment, ctx: CheckContext) -> list[Finding]:
         claim = segment.text.strip()
-        if not ctx.passages or not claim or not is_claim(claim, segment.kind):
+        statement = claim_statement(claim, segment.kind) if ctx.passages else None
+        if statement is None:
             return []
-        statement = presupposed(claim) or claim
         windows = windows_for(ctx, max_tokens=self.window_tokens)
         ranked = best_windows(self.vectors, statement, windows, ctx, self.name, k=1)
         if not ranked or ranked[0][1] >= self.threshold:

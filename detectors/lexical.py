@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import is_claim, presupposed
+from detectors.claims import claim_statement
 from detectors.passages import Window, normalize, windows_for
 from guardrails.errors import ConfigError
 
@@ -78,7 +78,7 @@ def rank_windows(
 class LexicalSupport:
     """Report claims whose wording the context barely contains.
 
-    Only segments :func:`~detectors.claims.is_claim` accepts are checked. Label
+    Only claims are checked, for their :func:`~detectors.claims.claim_statement`. Label
     ``"low_lexical_support"`` over the segment without surrounding whitespace
     when the best window's :func:`lexical_support` is below ``threshold``
     (0-1); score ``1 - support``; ``evidence`` is that window. Windows (default
@@ -107,12 +107,12 @@ class LexicalSupport:
 
     def check(self, segment: Segment, ctx: CheckContext) -> list[Finding]:
         """Return a ``low_lexical_support`` finding for a poorly supported claim."""
-        if not ctx.passages or not is_claim(segment.text, segment.kind):
+        statement = claim_statement(segment.text, segment.kind) if ctx.passages else None
+        if statement is None:
             return []
         windows = windows_for(ctx)
         if not windows:
             return []
-        statement = presupposed(segment.text) or segment.text
         support, index = lexical_support(
             statement, windows, normalized=self._normalized(ctx, windows)
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from detectors._shared import DEFAULT_NLI, NLIScorer, model_dir
 from detectors.base import CheckContext, Evidence, Finding, Segment
-from detectors.claims import is_claim, presupposed
+from detectors.claims import claim_statement
 from detectors.lexical import rank_windows
 from detectors.passages import windows_for
 from detectors.runtime import Device
@@ -48,9 +48,9 @@ class NLICheck:
 
     def check(self, segment: Segment, ctx: CheckContext) -> list[Finding]:
         claim = segment.text.strip()
-        if not ctx.passages or not claim or not is_claim(claim, segment.kind):
+        statement = claim_statement(claim, segment.kind) if ctx.passages else None
+        if statement is None:
             return []
-        statement = presupposed(claim) or claim
         windows = windows_for(
             ctx, max_tokens=self.window_tokens, count_tokens=self.nli.count_tokens
         )

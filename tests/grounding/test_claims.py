@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detectors.base import CheckContext, Segment, SegmentKind
-from detectors.claims import ClaimFilter, is_claim, non_claim_reason, presupposed
+from detectors.claims import ClaimFilter, claim_statement, is_claim, non_claim_reason, presupposed
 
 NOT_CLAIMS = [
     # greetings, thanks, sign-offs
@@ -125,6 +125,14 @@ def test_not_claims(text: str, reason: str) -> None:
 @pytest.mark.parametrize(("text", "statement"), PRESUPPOSING)
 def test_presupposed_statements(text: str, statement: str | None) -> None:
     assert presupposed(text) == statement
+
+
+def test_claim_statement() -> None:
+    assert claim_statement(" Did you know that it opened in 1889? ") == "it opened in 1889"
+    assert claim_statement(" It opened in 1889. ") == "It opened in 1889."
+    assert claim_statement("Do you know when it opened?") is None
+    assert claim_statement("Thanks!") is None
+    assert claim_statement("x = 1", "code") is None
 
 
 @pytest.mark.parametrize("text", CLAIMS)
