@@ -183,11 +183,8 @@ def curve(examples: Sequence[Example], thresholds: Sequence[float]) -> list[Poin
     ]
 
 
-def sweep(examples: Sequence[Example]) -> list[Point]:
-    """Every distinct decision the threshold can make on ``examples``, lowest
-    threshold first: ``0.0`` (only threshold-free reports), one short decimal
-    between each two consecutive supports, and one above the highest (every
-    threshold-dependent example reported)."""
+def _thresholds(examples: Sequence[Example]) -> set[float]:
+    """One threshold per distinct decision on ``examples`` (see :func:`sweep`)."""
     _, support, _ = _arrays(examples)
     values = np.unique(support[np.isfinite(support)])
     thresholds = [0.0]
@@ -195,7 +192,15 @@ def sweep(examples: Sequence[Example]) -> list[Point]:
     if len(values):
         top = float(values[-1])
         thresholds.append(nice_threshold(top, max(1.0, math.nextafter(top, math.inf))))
-    return curve(examples, sorted(set(thresholds)))
+    return set(thresholds)
+
+
+def sweep(examples: Sequence[Example]) -> list[Point]:
+    """Every distinct decision the threshold can make on ``examples``, lowest
+    threshold first: ``0.0`` (only threshold-free reports), one short decimal
+    between each two consecutive supports, and one above the highest (every
+    threshold-dependent example reported)."""
+    return curve(examples, sorted(_thresholds(examples)))
 
 
 _SECOND: dict[CalibrationTarget, CalibrationTarget] = {
@@ -260,7 +265,7 @@ def choose_mean(
     groups = [g for g in groups if g]
     if not groups:
         raise ValueError("calibration needs at least one example")
-    thresholds = sorted({p.threshold for g in groups for p in sweep(g)})
+    thresholds = sorted(set().union(*(_thresholds(g) for g in groups)))
     values = np.array([[p.value(target) for p in curve(g, thresholds)] for g in groups])
     counted = ~np.isnan(values)
     means = np.where(counted, values, 0.0).sum(axis=0) / np.maximum(counted.sum(axis=0), 1)
